@@ -1,0 +1,130 @@
+// Store: where normalized reports live. A small interface so that a second
+// backend (PostgreSQL, for many ingest hosts) can follow; SQLite is the one
+// implemented today (see open_sqlite).
+//
+// Write protocol, one message at a time:
+//   begin_message -> { begin_report -> add_record* -> end_report | abort_report }*
+//                 -> add_reject* -> commit_message | rollback_message
+// Everything between begin_message and commit_message is one transaction, so
+// a crash loses and duplicates nothing. A report is identified by (org_name,
+// report_id, policy domain, begin, end); a second copy is a duplicate and its
+// records are not stored again.
+//
+// Failure mode: environment problems (disk, locked or corrupt database) throw
+// StoreError. A Store is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dmarq/model/aggregate.h"
+#include "dmarq/model/issue.h"
+
+namespace dmarq::store {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct MessageInfo {
+  std::string sha256;
+  std::string origin;
+  uint64_t size = 0;
+  int64_t ingested_at = 0;
+};
+
+enum class MessageOutcome { ok, partial, rejected };
+std::string_view to_string(MessageOutcome outcome);
+
+struct MessageSummary {
+  MessageOutcome outcome = MessageOutcome::ok;
+  uint64_t reports_new = 0;
+  uint64_t reports_duplicate = 0;
+  uint64_t records = 0;
+  model::Issues issues;
+};
+
+struct Reject {
+  std::string origin;
+  std::string part;  // empty for the whole message
+  std::string code;
+  std::string reason;
+  int64_t rejected_at = 0;
+};
+
+// --- read side -------------------------------------------------------------
+
+struct ReportFilter {
+  std::optional<std::string> domain;
+  std::optional<int64_t> since;  // report end >= since
+};
+
+struct ReportSummary {
+  int64_t id = 0;
+  std::string org_name, report_id, policy_domain, p;
+  int64_t begin = 0, end = 0;
+  uint64_t records = 0, messages = 0;
+  uint64_t copies = 0;  // e-mails/files that carried it
+};
+
+struct SourceLink {  // one (origin, part) that carried a report
+  std::string origin, part;
+  bool duplicate = false;
+  int64_t report = 0;
+};
+
+// A report's metadata with sums over its records.
+struct ReportStats {
+  model::ReportMeta meta;
+  uint64_t records = 0, messages = 0, distinct_ips = 0;
+  uint64_t dmarc_pass = 0, dkim_aligned = 0, spf_aligned = 0;  // messages, per policy_evaluated
+  uint64_t disposition_none = 0, disposition_quarantine = 0, disposition_reject = 0;
+};
+
+// One record with its report, for export.
+struct ExportRow {
+  const model::ReportMeta* meta = nullptr;
+  const model::Record* record = nullptr;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Write side.
+  virtual bool has_message(const std::string& sha256) = 0;
+  virtual void begin_message(const MessageInfo& info) = 0;
+  // Returns true when the report is new, false when it is a duplicate (its
+  // records are then ignored by add_record).
+  virtual bool begin_report(const model::ReportMeta& meta, const std::string& part) = 0;
+  virtual void add_record(const model::Record& record) = 0;
+  // Returns true when stored as new, false when it turned out a duplicate.
+  virtual bool end_report(const model::ReportMeta& meta) = 0;
+  virtual void abort_report() = 0;
+  virtual void add_reject(const Reject& reject) = 0;
+  virtual void commit_message(const MessageSummary& summary) = 0;
+  virtual void rollback_message() noexcept = 0;
+
+  // Read side.
+  virtual std::vector<ReportSummary> list_reports(const ReportFilter& filter) = 0;
+  virtual std::vector<Reject> list_rejects() = 0;
+  virtual std::vector<SourceLink> list_sources() = 0;
+  virtual std::optional<ReportStats> report_stats(int64_t report) = 0;
+  virtual void for_each_record(const ReportFilter& filter, const std::function<void(const ExportRow&)>& fn) = 0;
+};
+
+enum class OpenMode { read_write, read_only };
+
+// Opens (creating and migrating when read_write) an SQLite database.
+std::unique_ptr<Store> open_sqlite(const std::string& path, OpenMode mode);
+
+// Schema version the code expects (the number of migrations).
+int schema_version();
+
+}  // namespace dmarq::store

@@ -1,0 +1,535 @@
+// SAX2 push parsing of aggregate reports with libxml2 (see the header for the
+// contract). The SAX interface, unlike xmlTextReader, never builds nodes, so
+// the cost per record is a few callbacks and string copies.
+#include "dmarq/parse/aggregate_xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
+
+#include <algorithm>
+#include <array>
+#include <span>
+#include <charconv>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "dmarq/util/text.h"
+
+namespace dmarq::parse {
+namespace {
+
+using model::Issue;
+using model::Severity;
+
+enum class Tag : uint8_t {
+  other, feedback, version, report_metadata, org_name, email, extra_contact_info, report_id,
+  generator, error, date_range, begin, end, policy_published, domain, adkim, aspf, p, sp, np, pct,
+  fo, testing, discovery_method, extension, record, row, source_ip, count, policy_evaluated,
+  disposition, dkim, spf, reason, type, comment, identifiers, envelope_to, envelope_from,
+  header_from, auth_results, selector, result, human_result, scope,
+};
+
+const std::unordered_map<std::string_view, Tag>& tag_names() {
+  static const std::unordered_map<std::string_view, Tag> names{
+      {"feedback", Tag::feedback}, {"version", Tag::version},
+      {"report_metadata", Tag::report_metadata}, {"org_name", Tag::org_name},
+      {"email", Tag::email}, {"extra_contact_info", Tag::extra_contact_info},
+      {"report_id", Tag::report_id}, {"generator", Tag::generator}, {"error", Tag::error},
+      {"date_range", Tag::date_range},
+      {"data_range", Tag::date_range},  // KDDI's misspelling, see QUIRKS.md
+      {"begin", Tag::begin}, {"end", Tag::end}, {"policy_published", Tag::policy_published},
+      {"domain", Tag::domain}, {"adkim", Tag::adkim}, {"aspf", Tag::aspf}, {"p", Tag::p},
+      {"sp", Tag::sp}, {"np", Tag::np}, {"pct", Tag::pct}, {"fo", Tag::fo},
+      {"testing", Tag::testing}, {"discovery_method", Tag::discovery_method},
+      {"extension", Tag::extension}, {"record", Tag::record}, {"row", Tag::row},
+      {"source_ip", Tag::source_ip}, {"count", Tag::count},
+      {"policy_evaluated", Tag::policy_evaluated}, {"disposition", Tag::disposition},
+      {"dkim", Tag::dkim}, {"spf", Tag::spf}, {"reason", Tag::reason}, {"type", Tag::type},
+      {"comment", Tag::comment}, {"identifiers", Tag::identifiers},
+      {"envelope_to", Tag::envelope_to}, {"envelope_from", Tag::envelope_from},
+      {"header_from", Tag::header_from}, {"auth_results", Tag::auth_results},
+      {"selector", Tag::selector}, {"result", Tag::result},
+      {"human_result", Tag::human_result}, {"scope", Tag::scope},
+  };
+  return names;
+}
+
+// Words each enumerated field may hold (RFC 7489 Appendix C and RFC 9990).
+using Words = std::span<const std::string_view>;
+constexpr std::string_view kAlignment[] = {"r", "s"};
+constexpr std::string_view kPolicy[] = {"none", "quarantine", "reject"};
+constexpr std::string_view kDisposition[] = {"none", "pass", "quarantine", "reject"};
+constexpr std::string_view kPassFail[] = {"pass", "fail"};
+constexpr std::string_view kDkimResult[] = {"none", "pass", "fail", "policy", "neutral", "temperror", "permerror"};
+constexpr std::string_view kSpfResult[] = {"none", "neutral", "pass", "fail", "softfail", "policy", "temperror", "permerror"};
+constexpr std::string_view kSpfScope[] = {"helo", "mfrom"};
+constexpr std::string_view kReason[] = {"forwarded", "sampled_out", "trusted_forwarder", "mailing_list",
+                        "local_policy", "other", "policy_test_mode"};
+constexpr std::string_view kTesting[] = {"n", "y"};
+constexpr std::string_view kDiscovery[] = {"psl", "treewalk"};
+
+constexpr std::size_t kMaxIssues = 50;
+
+}  // namespace
+
+struct AggregateXmlParser::Impl {
+  AggregateHandler& handler;
+  const Limits& limits;
+  xmlSAXHandler sax{};
+  xmlParserCtxtPtr ctxt = nullptr;
+
+  model::Issues issues;
+  std::set<std::string> seen_warnings;  // one warning per distinct text
+  std::size_t dropped_warnings = 0;
+  bool failed = false;
+  bool root_seen = false;
+  bool report_started = false;
+  bool report_done = false;
+
+  std::vector<Tag> stack;
+  std::unordered_map<const xmlChar*, Tag> tag_cache;  // names are interned per parser
+  bool collect = false;
+  std::string text;
+
+  model::ReportMeta meta;
+  model::Record rec;
+  uint64_t record_count = 0;
+
+  Impl(AggregateHandler& h, const Limits& l) : handler(h), limits(l) {}
+
+  ~Impl() {
+    if (ctxt) {
+      if (ctxt->myDoc) xmlFreeDoc(ctxt->myDoc);
+      xmlFreeParserCtxt(ctxt);
+    }
+  }
+
+  int line() const { return ctxt ? xmlSAX2GetLineNumber(ctxt) : 0; }
+
+  void fail(std::string code, std::string message) {
+    if (failed) return;
+    failed = true;
+    issues.push_back(Issue{std::move(code), Severity::error, std::move(message),
+                           fmt::format("line {}", line())});
+    if (ctxt) xmlStopParser(ctxt);
+  }
+
+  void warn(std::string code, std::string message) {
+    if (!seen_warnings.insert(code + '\0' + message).second) return;
+    if (issues.size() >= kMaxIssues) {
+      ++dropped_warnings;
+      return;
+    }
+    issues.push_back(Issue{std::move(code), Severity::warning, std::move(message),
+                           fmt::format("line {}", line())});
+  }
+
+  Tag lookup(const xmlChar* name) {
+    auto it = tag_cache.find(name);
+    if (it != tag_cache.end()) return it->second;
+    auto& names = tag_names();
+    auto found = names.find(reinterpret_cast<const char*>(name));
+    Tag t = found == names.end() ? Tag::other : found->second;
+    tag_cache.emplace(name, t);
+    return t;
+  }
+
+  Tag parent(std::size_t up = 1) const {
+    return stack.size() > up ? stack[stack.size() - 1 - up] : Tag::other;
+  }
+
+  // --- element events -----------------------------------------------------
+
+  void start(const xmlChar* localname, const xmlChar* uri) {
+    if (failed) return;
+    if (stack.size() >= static_cast<std::size_t>(limits.max_xml_depth)) {
+      fail("xml.too_deep", fmt::format("elements nested deeper than {}", limits.max_xml_depth));
+      return;
+    }
+    Tag tag = lookup(localname);
+    if (!root_seen) {
+      root_seen = true;
+      if (tag != Tag::feedback) {
+        fail("xml.not_aggregate",
+             fmt::format("root element is <{}>, not <feedback>: not a DMARC aggregate report",
+                         reinterpret_cast<const char*>(localname)));
+        return;
+      }
+      if (uri) meta.xml_namespace = reinterpret_cast<const char*>(uri);
+    }
+    Tag up = stack.empty() ? Tag::other : stack.back();
+    stack.push_back(tag);
+    text.clear();
+    collect = false;
+
+    switch (tag) {
+      case Tag::record:
+        if (up == Tag::feedback) {
+          if (!report_started) {
+            report_started = true;
+            handler.begin_report(meta);
+          }
+          rec.clear();
+        }
+        break;
+      case Tag::dkim:
+        if (up == Tag::auth_results) {
+          if (rec.dkim_results.size() >= limits.max_auth_results)
+            fail("xml.too_many_results", fmt::format("more than {} DKIM results in one record",
+                                                     limits.max_auth_results));
+          else
+            rec.dkim_results.emplace_back();
+        } else {
+          collect = true;  // policy_evaluated/dkim
+        }
+        break;
+      case Tag::spf:
+        if (up == Tag::auth_results) {
+          if (rec.spf_results.size() >= limits.max_auth_results)
+            fail("xml.too_many_results", fmt::format("more than {} SPF results in one record",
+                                                     limits.max_auth_results));
+          else
+            rec.spf_results.emplace_back();
+        } else {
+          collect = true;
+        }
+        break;
+      case Tag::reason:
+        if (up == Tag::policy_evaluated) {
+          if (rec.reasons.size() >= limits.max_auth_results)
+            fail("xml.too_many_results", "too many override reasons in one record");
+          else
+            rec.reasons.emplace_back();
+        }
+        break;
+      case Tag::extension:
+        if (up == Tag::feedback) meta.has_extensions = true;
+        if (up == Tag::record) rec.has_extensions = true;
+        break;
+      case Tag::date_range:
+        if (std::string_view(reinterpret_cast<const char*>(localname)) == "data_range")
+          warn("xml.data_range", "<data_range> read as <date_range>");
+        break;
+      case Tag::other:
+        // RFC 9990 lets a record carry namespaced extension elements after
+        // auth_results, without an <extension> wrapper.
+        if (up == Tag::record) rec.has_extensions = true;
+        break;
+      case Tag::feedback: case Tag::report_metadata: case Tag::policy_published: case Tag::row:
+      case Tag::policy_evaluated: case Tag::identifiers: case Tag::auth_results:
+        break;
+      default:
+        collect = true;  // a leaf we read
+    }
+  }
+
+  void characters(const xmlChar* ch, int len) {
+    if (!collect || failed) return;
+    if (text.size() + static_cast<std::size_t>(len) > limits.max_text_bytes) {
+      fail("xml.text_too_long", fmt::format("an element's text is longer than {} bytes", limits.max_text_bytes));
+      return;
+    }
+    text.append(reinterpret_cast<const char*>(ch), static_cast<std::size_t>(len));
+  }
+
+  void end() {
+    if (failed || stack.empty()) return;
+    Tag tag = stack.back();
+    if (collect) leaf(tag, std::string(util::trim_xml_space(text)));
+    collect = false;
+    Tag up = parent();
+    if (tag == Tag::record && up == Tag::feedback) finish_record();
+    if (tag == Tag::feedback && stack.size() == 1) finish_report();
+    stack.pop_back();
+  }
+
+  // --- fields ---------------------------------------------------------------
+
+  std::string enumerated(std::string value, Words words, std::string_view field) {
+    if (value.empty()) return value;
+    for (auto w : words)
+      if (util::iequals(value, w)) return std::string(w);
+    warn("xml.unknown_value", fmt::format("unknown {} value '{}' kept as written", field, value));
+    return value;
+  }
+
+  int64_t timestamp(const std::string& value, std::string_view field) {
+    int64_t out = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+    if (ec == std::errc{} && ptr == value.data() + value.size()) return out;
+    if (ec == std::errc{} && *ptr == '.') {
+      std::string_view frac(ptr + 1, value.data() + value.size() - ptr - 1);
+      if (frac.find_first_not_of("0123456789") == std::string_view::npos) {
+        warn("xml.float_time", fmt::format("non-integer {} '{}' truncated", field, value));
+        return out;
+      }
+    }
+    fail("xml.bad_time", fmt::format("date_range {} '{}' is not a number of seconds", field, value));
+    return 0;
+  }
+
+  void leaf(Tag tag, std::string value) {
+    Tag up = parent();
+    Tag up2 = parent(2);
+    auto& pol = meta.policy;
+    switch (up) {
+      case Tag::feedback:
+        if (tag == Tag::version) meta.version = std::move(value);
+        break;
+      case Tag::report_metadata:
+        switch (tag) {
+          case Tag::org_name: meta.org_name = std::move(value); break;
+          case Tag::email: meta.email = std::move(value); break;
+          case Tag::extra_contact_info: meta.extra_contact_info = std::move(value); break;
+          case Tag::report_id: meta.report_id = std::move(value); break;
+          case Tag::generator: meta.generator = std::move(value); break;
+          case Tag::error:
+            if (meta.errors.size() < limits.max_auth_results) meta.errors.push_back(std::move(value));
+            break;
+          default: break;
+        }
+        break;
+      case Tag::date_range:
+        if (up2 != Tag::report_metadata) break;
+        if (tag == Tag::begin) { meta.begin = timestamp(value, "begin"); meta.has_date_range = true; }
+        if (tag == Tag::end) meta.end = timestamp(value, "end");
+        break;
+      case Tag::policy_published:
+        switch (tag) {
+          case Tag::domain: pol.domain = util::to_lower_ascii(value); break;
+          case Tag::adkim: pol.adkim = enumerated(std::move(value), kAlignment, "adkim"); break;
+          case Tag::aspf: pol.aspf = enumerated(std::move(value), kAlignment, "aspf"); break;
+          case Tag::p: pol.p = enumerated(std::move(value), kPolicy, "p"); break;
+          case Tag::sp: pol.sp = enumerated(std::move(value), kPolicy, "sp"); break;
+          case Tag::np: pol.np = enumerated(std::move(value), kPolicy, "np"); break;
+          case Tag::fo: pol.fo = std::move(value); break;
+          case Tag::testing: pol.testing = enumerated(std::move(value), kTesting, "testing"); break;
+          case Tag::discovery_method:
+            pol.discovery_method = enumerated(std::move(value), kDiscovery, "discovery_method");
+            break;
+          case Tag::pct: {
+            int64_t v = 0;
+            auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+            if (ec == std::errc{} && ptr == value.data() + value.size())
+              pol.pct = v;
+            else if (!value.empty())
+              warn("xml.bad_pct", fmt::format("pct '{}' is not an integer; ignored", value));
+            break;
+          }
+          default: break;
+        }
+        break;
+      case Tag::row:
+        if (tag == Tag::source_ip) rec.source_ip_text = std::move(value);
+        if (tag == Tag::count) {
+          uint64_t v = 0;
+          auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+          if (ec == std::errc{} && ptr == value.data() + value.size())
+            rec.count = v;
+          else
+            warn("xml.bad_count", fmt::format("count '{}' is not a whole number; counted as 0", value));
+        }
+        break;
+      case Tag::policy_evaluated:
+        if (tag == Tag::disposition) rec.disposition = enumerated(std::move(value), kDisposition, "disposition");
+        if (tag == Tag::dkim) rec.dkim = enumerated(std::move(value), kPassFail, "policy_evaluated dkim");
+        if (tag == Tag::spf) rec.spf = enumerated(std::move(value), kPassFail, "policy_evaluated spf");
+        break;
+      case Tag::reason:
+        if (up2 != Tag::policy_evaluated || rec.reasons.empty()) break;
+        if (tag == Tag::type) rec.reasons.back().type = enumerated(std::move(value), kReason, "reason type");
+        if (tag == Tag::comment) rec.reasons.back().comment = std::move(value);
+        break;
+      case Tag::identifiers:
+        if (tag == Tag::envelope_to) rec.envelope_to = std::move(value);
+        if (tag == Tag::envelope_from) rec.envelope_from = std::move(value);
+        if (tag == Tag::header_from) rec.header_from = std::move(value);
+        break;
+      case Tag::dkim:
+        if (up2 != Tag::auth_results || rec.dkim_results.empty()) break;
+        {
+          auto& d = rec.dkim_results.back();
+          if (tag == Tag::domain) d.domain = std::move(value);
+          if (tag == Tag::selector) d.selector = std::move(value);
+          if (tag == Tag::result) d.result = enumerated(std::move(value), kDkimResult, "DKIM result");
+          if (tag == Tag::human_result) d.human_result = std::move(value);
+        }
+        break;
+      case Tag::spf:
+        if (up2 != Tag::auth_results || rec.spf_results.empty()) break;
+        {
+          auto& s = rec.spf_results.back();
+          if (tag == Tag::domain) s.domain = std::move(value);
+          if (tag == Tag::scope) s.scope = enumerated(std::move(value), kSpfScope, "SPF scope");
+          if (tag == Tag::result) s.result = enumerated(std::move(value), kSpfResult, "SPF result");
+          if (tag == Tag::human_result) s.human_result = std::move(value);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void finish_record() {
+    if (++record_count > limits.max_records) {
+      fail("xml.too_many_records", fmt::format("more than {} records in one report", limits.max_records));
+      return;
+    }
+    if (rec.source_ip_text.empty()) {
+      warn("xml.no_source_ip", "record without source_ip kept without an address");
+    } else {
+      rec.source_ip = model::parse_ip(rec.source_ip_text);
+      if (!rec.source_ip)
+        warn("xml.bad_source_ip",
+             fmt::format("unparseable source_ip '{}' kept as text", rec.source_ip_text));
+    }
+    if (rec.disposition.empty()) warn("xml.no_disposition", "record without disposition counted as none");
+    handler.record(rec);
+  }
+
+  void finish_report() {
+    if (meta.report_id.empty()) {
+      fail("xml.no_report_id", "report has no report_id");
+      return;
+    }
+    if (!meta.has_date_range) {
+      fail("xml.no_date_range", "report has no date_range begin");
+      return;
+    }
+    if (meta.policy.domain.empty()) warn("xml.no_policy_domain", "policy_published has no domain; kept empty");
+    if (meta.org_name.empty()) warn("xml.no_org_name", "report_metadata has no org_name; kept empty");
+    if (!report_started) {
+      report_started = true;
+      handler.begin_report(meta);
+    }
+    report_done = true;
+    handler.end_report(meta);
+  }
+
+  // --- libxml2 callbacks ------------------------------------------------------
+
+  static Impl* self(void* ctx) {
+    auto* c = static_cast<xmlParserCtxtPtr>(ctx);
+    return static_cast<Impl*>(c->_private);
+  }
+
+  static void on_start(void* ctx, const xmlChar* localname, const xmlChar*, const xmlChar* uri, int, const xmlChar**,
+                       int, int, const xmlChar**) {
+    self(ctx)->start(localname, uri);
+  }
+  static void on_end(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) { self(ctx)->end(); }
+  static void on_chars(void* ctx, const xmlChar* ch, int len) { self(ctx)->characters(ch, len); }
+  static void on_doctype(void* ctx, const xmlChar*, const xmlChar*, const xmlChar*) {
+    self(ctx)->fail("xml.doctype", "document has a DOCTYPE, which aggregate reports never need; refused");
+  }
+  static void on_entity_decl(void* ctx, const xmlChar*, int, const xmlChar*, const xmlChar*, xmlChar*) {
+    self(ctx)->fail("xml.entity", "document declares an entity; refused");
+  }
+  // libxml2 2.9 calls serror with ctxt->userData, which is the context
+  // itself because we pass no user data.
+  static void on_error(void* ctx, xmlErrorPtr err) {
+    Impl* impl = self(ctx);
+    if (!err || impl->failed) return;
+    std::string msg(util::trim_xml_space(err->message ? err->message : "XML error"));
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    if (err->level == XML_ERR_WARNING) {
+      impl->warn("xml.warning", msg);
+      return;
+    }
+    impl->failed = true;
+    impl->issues.push_back(Issue{"xml.malformed", Severity::error, "malformed XML: " + msg,
+                                 fmt::format("line {}, column {}", err->line, err->int2)});
+    if (impl->ctxt) xmlStopParser(impl->ctxt);
+  }
+
+  bool push(const char* data, std::size_t size, bool terminate) {
+    if (failed) return false;
+    if (!ctxt) {
+      sax.initialized = XML_SAX2_MAGIC;
+      sax.startElementNs = on_start;
+      sax.endElementNs = on_end;
+      sax.characters = on_chars;
+      sax.cdataBlock = on_chars;
+      sax.internalSubset = on_doctype;
+      sax.externalSubset = on_doctype;
+      sax.entityDecl = on_entity_decl;
+      sax.serror = on_error;
+      // The first bytes let libxml2 detect the encoding (BOM, UTF-16, decl).
+      std::size_t head = std::min<std::size_t>(size, 4);
+      ctxt = xmlCreatePushParserCtxt(&sax, nullptr, data, static_cast<int>(head), "report.xml");
+      if (!ctxt) {
+        fail("xml.init", "cannot create the XML parser");
+        return false;
+      }
+      ctxt->_private = this;
+      xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
+      data += head;
+      size -= head;
+    }
+    while (size > 0 && !failed) {
+      int n = static_cast<int>(std::min<std::size_t>(size, 1 << 20));
+      xmlParseChunk(ctxt, data, n, 0);
+      data += n;
+      size -= static_cast<std::size_t>(n);
+    }
+    if (terminate && !failed) xmlParseChunk(ctxt, nullptr, 0, 1);
+    return !failed;
+  }
+
+};
+
+AggregateXmlParser::AggregateXmlParser(AggregateHandler& handler, const Limits& limits)
+    : impl_(std::make_unique<Impl>(handler, limits)) {}
+
+AggregateXmlParser::~AggregateXmlParser() = default;
+
+bool AggregateXmlParser::feed(std::string_view chunk) {
+  if (chunk.empty()) return !impl_->failed;
+  return impl_->push(chunk.data(), chunk.size(), false);
+}
+
+bool AggregateXmlParser::finish() {
+  auto& m = *impl_;
+  if (!m.failed) {
+    if (!m.ctxt) {
+      m.fail("xml.empty", "empty document");
+    } else {
+      m.push(nullptr, 0, true);
+    }
+  }
+  if (!m.failed && !m.report_done)
+    m.fail("xml.truncated", m.root_seen ? "document ends before </feedback>" : "no XML element found");
+  if (m.dropped_warnings > 0)
+    m.issues.push_back(Issue{"xml.more_warnings", Severity::warning,
+                             fmt::format("{} further warning(s) not listed", m.dropped_warnings), ""});
+  return !m.failed;
+}
+
+const model::Issues& AggregateXmlParser::issues() const { return impl_->issues; }
+uint64_t AggregateXmlParser::records() const { return impl_->record_count; }
+
+namespace {
+class CollectingHandler : public AggregateHandler {
+ public:
+  model::AggregateReport report;
+  void begin_report(const model::ReportMeta& meta) override { report.meta = meta; }
+  void record(const model::Record& r) override { report.records.push_back(r); }
+  void end_report(const model::ReportMeta& meta) override { report.meta = meta; }
+};
+}  // namespace
+
+std::optional<model::AggregateReport> parse_aggregate_xml(std::string_view xml, const Limits& limits,
+                                                          model::Issues& issues) {
+  CollectingHandler handler;
+  AggregateXmlParser parser(handler, limits);
+  parser.feed(xml);
+  bool ok = parser.finish();
+  issues.insert(issues.end(), parser.issues().begin(), parser.issues().end());
+  if (!ok) return std::nullopt;
+  return std::move(handler.report);
+}
+
+}  // namespace dmarq::parse

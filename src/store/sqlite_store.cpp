@@ -1,0 +1,448 @@
+// SQLite implementation of Store. WAL mode, one IMMEDIATE transaction per
+// message, a SAVEPOINT per report so that a report that fails half-way (bad
+// XML after some records) leaves nothing behind while the message's other
+// reports stay.
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "detail/sqlite.h"
+#include "dmarq/store/store.h"
+#include "schema_sql.h"
+
+namespace dmarq::store {
+namespace {
+
+using detail::Stmt;
+
+std::string issues_json(const model::Issues& issues) {
+  auto arr = nlohmann::json::array();
+  for (const auto& i : issues)
+    arr.push_back({{"code", i.code},
+                   {"severity", i.severity == model::Severity::error ? "error" : "warning"},
+                   {"message", i.message},
+                   {"where", i.where}});
+  // Reports contain arbitrary bytes; never throw on invalid UTF-8 here.
+  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(const std::string& path, OpenMode mode) {
+    int flags = mode == OpenMode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK)
+      throw StoreError("cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    sqlite3_busy_timeout(db_.get(), 5000);
+    sqlite3_extended_result_codes(db_.get(), 1);
+    if (mode == OpenMode::read_write) {
+      detail::exec_sql(db_.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;");
+      migrate();
+    } else {
+      check_version();
+    }
+    detail::exec_sql(db_.get(), "PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;");
+  }
+
+  // --- write side -------------------------------------------------------------
+
+  bool has_message(const std::string& sha256) override {
+    auto& q = stmt(has_message_, "SELECT 1 FROM message WHERE sha256=?1 AND outcome IN ('ok','partial') LIMIT 1");
+    q.bind(1, sha256);
+    bool found = q.step();
+    q.reset();
+    return found;
+  }
+
+  void begin_message(const MessageInfo& info) override {
+    detail::exec_sql(db_.get(), "BEGIN IMMEDIATE");
+    in_tx_ = true;
+    message_ = info;
+    auto& q = stmt(insert_message_,
+                   "INSERT INTO message(sha256, origin, size, ingested_at, outcome) VALUES (?1,?2,?3,?4,'pending')");
+    q.bind(1, info.sha256).bind(2, info.origin).bind(3, static_cast<int64_t>(info.size)).bind(4, info.ingested_at);
+    q.exec();
+    message_id_ = sqlite3_last_insert_rowid(db_.get());
+  }
+
+  bool begin_report(const model::ReportMeta& meta, const std::string& part) override {
+    detail::exec_sql(db_.get(), "SAVEPOINT report");
+    part_ = part;
+    record_count_ = message_count_ = 0;
+    auto& q = stmt(insert_report_,
+                   "INSERT INTO report(message_id, part, org_name, report_id, policy_domain, begin_ts, end_ts) "
+                   "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO NOTHING");
+    q.bind(1, message_id_).bind(2, part).bind(3, meta.org_name).bind(4, meta.report_id)
+        .bind(5, meta.policy.domain).bind(6, meta.begin).bind(7, meta.end);
+    q.exec();
+    if (sqlite3_changes(db_.get()) == 0) {
+      duplicate_ = true;
+      report_row_ = find_report(meta);
+    } else {
+      duplicate_ = false;
+      report_row_ = sqlite3_last_insert_rowid(db_.get());
+    }
+    return !duplicate_;
+  }
+
+  void add_record(const model::Record& r) override {
+    if (duplicate_) return;
+    auto& q = stmt(insert_record_,
+                   "INSERT INTO record(report_id, source_ip, source_ip_raw, ip, count, disposition, dkim_eval, "
+                   "spf_eval, envelope_to, envelope_from, header_from, has_extensions) "
+                   "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
+    q.bind(1, report_row_);
+    if (r.source_ip) {
+      q.bind(2, r.source_ip->to_string());
+      q.bind_blob(4, r.source_ip->bytes.data(), 16);
+    } else {
+      q.bind_null(2).bind_null(4);
+    }
+    q.bind(3, r.source_ip_text).bind(5, static_cast<int64_t>(r.count)).bind(6, r.disposition).bind(7, r.dkim)
+        .bind(8, r.spf).bind(9, r.envelope_to).bind(10, r.envelope_from).bind(11, r.header_from)
+        .bind(12, int64_t{r.has_extensions});
+    q.exec();
+    int64_t id = sqlite3_last_insert_rowid(db_.get());
+    int64_t seq = 0;
+    for (const auto& d : r.dkim_results) {
+      auto& s = stmt(insert_dkim_,
+                     "INSERT INTO dkim_result(record_id, seq, domain, selector, result, human_result) "
+                     "VALUES (?1,?2,?3,?4,?5,?6)");
+      s.bind(1, id).bind(2, seq++).bind(3, d.domain).bind(4, d.selector).bind(5, d.result).bind(6, d.human_result);
+      s.exec();
+    }
+    seq = 0;
+    for (const auto& f : r.spf_results) {
+      auto& s = stmt(insert_spf_,
+                     "INSERT INTO spf_result(record_id, seq, domain, scope, result, human_result) "
+                     "VALUES (?1,?2,?3,?4,?5,?6)");
+      s.bind(1, id).bind(2, seq++).bind(3, f.domain).bind(4, f.scope).bind(5, f.result).bind(6, f.human_result);
+      s.exec();
+    }
+    seq = 0;
+    for (const auto& o : r.reasons) {
+      auto& s = stmt(insert_reason_,
+                     "INSERT INTO override_reason(record_id, seq, type, comment) VALUES (?1,?2,?3,?4)");
+      s.bind(1, id).bind(2, seq++).bind(3, o.type).bind(4, o.comment);
+      s.exec();
+    }
+    ++record_count_;
+    message_count_ += r.count;
+  }
+
+  bool end_report(const model::ReportMeta& m) override {
+    if (!duplicate_) {
+      auto& q = stmt(update_report_,
+                     "UPDATE report SET xml_namespace=?2, version=?3, org_name=?4, email=?5, extra_contact_info=?6, "
+                     "report_id=?7, generator=?8, begin_ts=?9, end_ts=?10, policy_domain=?11, adkim=?12, aspf=?13, "
+                     "p=?14, sp=?15, np=?16, pct=?17, fo=?18, testing=?19, discovery_method=?20, "
+                     "has_extensions=?21, record_count=?22, message_count=?23 WHERE id=?1");
+      const auto& pol = m.policy;
+      q.bind(1, report_row_).bind(2, m.xml_namespace).bind(3, m.version).bind(4, m.org_name).bind(5, m.email)
+          .bind(6, m.extra_contact_info).bind(7, m.report_id).bind(8, m.generator).bind(9, m.begin)
+          .bind(10, m.end).bind(11, pol.domain).bind(12, pol.adkim).bind(13, pol.aspf).bind(14, pol.p)
+          .bind(15, pol.sp).bind(16, pol.np);
+      if (pol.pct) q.bind(17, *pol.pct); else q.bind_null(17);
+      q.bind(18, pol.fo).bind(19, pol.testing).bind(20, pol.discovery_method)
+          .bind(21, int64_t{m.has_extensions}).bind(22, static_cast<int64_t>(record_count_))
+          .bind(23, static_cast<int64_t>(message_count_));
+      if (q.exec(true) != SQLITE_DONE) {
+        // The metadata after the records names a report we already have.
+        detail::exec_sql(db_.get(), "ROLLBACK TO report");
+        duplicate_ = true;
+        report_row_ = find_report(m);
+      } else {
+        int64_t seq = 0;
+        for (const auto& e : m.errors) {
+          auto& s = stmt(insert_error_, "INSERT INTO report_error(report_id, seq, text) VALUES (?1,?2,?3)");
+          s.bind(1, report_row_).bind(2, seq++).bind(3, e);
+          s.exec();
+        }
+      }
+    }
+    auto& src = stmt(insert_source_,
+                     "INSERT OR REPLACE INTO report_source(message_id, part, report_id, duplicate) VALUES (?1,?2,?3,?4)");
+    src.bind(1, message_id_).bind(2, part_).bind(3, report_row_).bind(4, int64_t{duplicate_});
+    src.exec();
+    detail::exec_sql(db_.get(), "RELEASE report");
+    return !duplicate_;
+  }
+
+  void abort_report() override { detail::exec_sql(db_.get(), "ROLLBACK TO report; RELEASE report"); }
+
+  void add_reject(const Reject& r) override {
+    auto& q = stmt(insert_reject_,
+                   "INSERT INTO rejected_input(message_id, origin, part, code, reason, rejected_at) "
+                   "VALUES (?1,?2,?3,?4,?5,?6)");
+    q.bind(1, message_id_).bind(2, r.origin).bind(3, r.part).bind(4, r.code).bind(5, r.reason).bind(6, r.rejected_at);
+    q.exec();
+  }
+
+  void commit_message(const MessageSummary& s) override {
+    auto& q = stmt(update_message_,
+                   "UPDATE message SET outcome=?2, reports_new=?3, reports_duplicate=?4, records=?5, issues=?6 "
+                   "WHERE id=?1");
+    q.bind(1, message_id_).bind(2, to_string(s.outcome)).bind(3, static_cast<int64_t>(s.reports_new))
+        .bind(4, static_cast<int64_t>(s.reports_duplicate)).bind(5, static_cast<int64_t>(s.records))
+        .bind(6, issues_json(s.issues));
+    q.exec();
+    detail::exec_sql(db_.get(), "COMMIT");
+    in_tx_ = false;
+  }
+
+  void rollback_message() noexcept override {
+    if (in_tx_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    in_tx_ = false;
+  }
+
+  // --- read side --------------------------------------------------------------
+
+  std::vector<ReportSummary> list_reports(const ReportFilter& f) override {
+    Stmt q(db_.get(),
+           "SELECT r.id, r.org_name, r.report_id, r.policy_domain, r.p, r.begin_ts, r.end_ts, r.record_count, "
+           "r.message_count, (SELECT count(*) FROM report_source s WHERE s.report_id=r.id) "
+           "FROM report r WHERE (?1 IS NULL OR r.policy_domain=?1) AND (?2 IS NULL OR r.end_ts>=?2) "
+           "ORDER BY r.begin_ts, r.org_name, r.report_id, r.id");
+    bind_filter(q, f);
+    std::vector<ReportSummary> out;
+    while (q.step()) {
+      ReportSummary s;
+      s.id = q.i64(0);
+      s.org_name = q.text(1);
+      s.report_id = q.text(2);
+      s.policy_domain = q.text(3);
+      s.p = q.text(4);
+      s.begin = q.i64(5);
+      s.end = q.i64(6);
+      s.records = static_cast<uint64_t>(q.i64(7));
+      s.messages = static_cast<uint64_t>(q.i64(8));
+      s.copies = static_cast<uint64_t>(q.i64(9));
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  std::vector<Reject> list_rejects() override {
+    Stmt q(db_.get(), "SELECT origin, part, code, reason, rejected_at FROM rejected_input ORDER BY id");
+    std::vector<Reject> out;
+    while (q.step()) out.push_back(Reject{q.text(0), q.text(1), q.text(2), q.text(3), q.i64(4)});
+    return out;
+  }
+
+  std::vector<SourceLink> list_sources() override {
+    Stmt q(db_.get(),
+           "SELECT m.origin, s.part, s.duplicate, s.report_id FROM report_source s "
+           "JOIN message m ON m.id=s.message_id ORDER BY m.id, s.part");
+    std::vector<SourceLink> out;
+    while (q.step()) out.push_back(SourceLink{q.text(0), q.text(1), q.i64(2) != 0, q.i64(3)});
+    return out;
+  }
+
+  void for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) override;
+  std::optional<ReportStats> report_stats(int64_t id) override;
+
+ private:
+  model::ReportMeta load_meta(int64_t id);
+
+  Stmt& stmt(Stmt& slot, std::string_view sql) {
+    if (!prepared_.count(&slot)) {
+      slot = Stmt(db_.get(), sql);
+      prepared_.insert(&slot);
+    }
+    return slot;
+  }
+
+  static void bind_filter(Stmt& q, const ReportFilter& f) {
+    if (f.domain) q.bind(1, *f.domain); else q.bind_null(1);
+    if (f.since) q.bind(2, *f.since); else q.bind_null(2);
+  }
+
+  int64_t find_report(const model::ReportMeta& m) {
+    auto& q = stmt(find_report_,
+                   "SELECT id FROM report WHERE org_name=?1 AND report_id=?2 AND policy_domain=?3 AND begin_ts=?4 "
+                   "AND end_ts=?5");
+    q.bind(1, m.org_name).bind(2, m.report_id).bind(3, m.policy.domain).bind(4, m.begin).bind(5, m.end);
+    int64_t id = q.step() ? q.i64(0) : 0;
+    q.reset();
+    return id;
+  }
+
+  int user_version() {
+    Stmt q(db_.get(), "PRAGMA user_version");
+    return q.step() ? static_cast<int>(q.i64(0)) : 0;
+  }
+
+  void check_version() {
+    int v = user_version();
+    if (v != schema_version())
+      throw StoreError("database schema version " + std::to_string(v) + " is not " +
+                       std::to_string(schema_version()) + "; run 'dmarq ingest' once to migrate it");
+  }
+
+  void migrate() {
+    int v = user_version();
+    if (v > schema_version())
+      throw StoreError("database schema version " + std::to_string(v) + " is newer than this dmarq (" +
+                       std::to_string(schema_version()) + ")");
+    for (int i = v; i < schema_version(); ++i) {
+      detail::exec_sql(db_.get(), "BEGIN IMMEDIATE");
+      try {
+        // Another process may have migrated meanwhile.
+        if (user_version() > i) {
+          detail::exec_sql(db_.get(), "COMMIT");
+          continue;
+        }
+        detail::exec_sql(db_.get(), std::string(schema::kMigrations[static_cast<std::size_t>(i)]));
+        detail::exec_sql(db_.get(), "PRAGMA user_version=" + std::to_string(i + 1));
+        detail::exec_sql(db_.get(), "COMMIT");
+      } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+    }
+  }
+
+  std::unique_ptr<sqlite3, detail::DbDeleter> db_;
+  std::set<const Stmt*> prepared_;
+  Stmt has_message_, insert_message_, insert_report_, insert_record_, insert_dkim_, insert_spf_, insert_reason_,
+      update_report_, insert_error_, insert_source_, insert_reject_, update_message_, find_report_, load_meta_, load_errors_;
+  bool in_tx_ = false;
+  MessageInfo message_;
+  int64_t message_id_ = 0;
+  int64_t report_row_ = 0;
+  bool duplicate_ = false;
+  std::string part_;
+  uint64_t record_count_ = 0, message_count_ = 0;
+};
+
+model::ReportMeta SqliteStore::load_meta(int64_t id) {
+  auto& q = stmt(load_meta_,
+                 "SELECT xml_namespace, version, org_name, email, extra_contact_info, report_id, generator, "
+                 "begin_ts, end_ts, policy_domain, adkim, aspf, p, sp, np, pct, fo, testing, discovery_method, "
+                 "has_extensions FROM report WHERE id=?1");
+  q.bind(1, id);
+  model::ReportMeta m;
+  if (q.step()) {
+    m.xml_namespace = q.text(0);
+    m.version = q.text(1);
+    m.org_name = q.text(2);
+    m.email = q.text(3);
+    m.extra_contact_info = q.text(4);
+    m.report_id = q.text(5);
+    m.generator = q.text(6);
+    m.begin = q.i64(7);
+    m.end = q.i64(8);
+    m.has_date_range = true;
+    auto& pol = m.policy;
+    pol.domain = q.text(9);
+    pol.adkim = q.text(10);
+    pol.aspf = q.text(11);
+    pol.p = q.text(12);
+    pol.sp = q.text(13);
+    pol.np = q.text(14);
+    if (!q.is_null(15)) pol.pct = q.i64(15);
+    pol.fo = q.text(16);
+    pol.testing = q.text(17);
+    pol.discovery_method = q.text(18);
+    m.has_extensions = q.i64(19) != 0;
+  }
+  q.reset();
+  auto& e = stmt(load_errors_, "SELECT text FROM report_error WHERE report_id=?1 ORDER BY seq");
+  e.bind(1, id);
+  while (e.step()) m.errors.push_back(e.text(0));
+  e.reset();
+  return m;
+}
+
+std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {
+  Stmt exists(db_.get(), "SELECT 1 FROM report WHERE id=?1");
+  exists.bind(1, id);
+  if (!exists.step()) return std::nullopt;
+  ReportStats s;
+  s.meta = load_meta(id);
+  Stmt q(db_.get(),
+         "SELECT count(*), total(count), count(DISTINCT ip), "
+         "total(CASE WHEN dkim_eval='pass' OR spf_eval='pass' THEN count END), "
+         "total(CASE WHEN dkim_eval='pass' THEN count END), total(CASE WHEN spf_eval='pass' THEN count END), "
+         "total(CASE WHEN disposition IN ('', 'none', 'pass') THEN count END), "
+         "total(CASE WHEN disposition='quarantine' THEN count END), "
+         "total(CASE WHEN disposition='reject' THEN count END) FROM record WHERE report_id=?1");
+  q.bind(1, id);
+  q.step();
+  auto u = [&](int col) { return static_cast<uint64_t>(q.i64(col)); };
+  s.records = u(0);
+  s.messages = u(1);
+  s.distinct_ips = u(2);
+  s.dmarc_pass = u(3);
+  s.dkim_aligned = u(4);
+  s.spf_aligned = u(5);
+  s.disposition_none = u(6);
+  s.disposition_quarantine = u(7);
+  s.disposition_reject = u(8);
+  return s;
+}
+
+void SqliteStore::for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) {
+  Stmt reports(db_.get(),
+               "SELECT id FROM report WHERE (?1 IS NULL OR policy_domain=?1) AND (?2 IS NULL OR end_ts>=?2) "
+               "ORDER BY begin_ts, org_name, report_id, id");
+  bind_filter(reports, f);
+  Stmt records(db_.get(),
+               "SELECT id, source_ip, source_ip_raw, count, disposition, dkim_eval, spf_eval, envelope_to, "
+               "envelope_from, header_from FROM record WHERE report_id=?1 ORDER BY id");
+  Stmt dkim(db_.get(), "SELECT domain, selector, result, human_result FROM dkim_result WHERE record_id=?1 ORDER BY seq");
+  Stmt spf(db_.get(), "SELECT domain, scope, result, human_result FROM spf_result WHERE record_id=?1 ORDER BY seq");
+  Stmt reasons(db_.get(), "SELECT type, comment FROM override_reason WHERE record_id=?1 ORDER BY seq");
+
+  model::Record rec;
+  while (reports.step()) {
+    int64_t rid = reports.i64(0);
+    model::ReportMeta meta = load_meta(rid);
+    records.bind(1, rid);
+    while (records.step()) {
+      rec.clear();
+      int64_t id = records.i64(0);
+      if (!records.is_null(1)) rec.source_ip = model::parse_ip(records.text(1));
+      rec.source_ip_text = records.text(2);
+      rec.count = static_cast<uint64_t>(records.i64(3));
+      rec.disposition = records.text(4);
+      rec.dkim = records.text(5);
+      rec.spf = records.text(6);
+      rec.envelope_to = records.text(7);
+      rec.envelope_from = records.text(8);
+      rec.header_from = records.text(9);
+      dkim.bind(1, id);
+      while (dkim.step()) rec.dkim_results.push_back({dkim.text(0), dkim.text(1), dkim.text(2), dkim.text(3)});
+      dkim.reset();
+      spf.bind(1, id);
+      while (spf.step()) rec.spf_results.push_back({spf.text(0), spf.text(1), spf.text(2), spf.text(3)});
+      spf.reset();
+      reasons.bind(1, id);
+      while (reasons.step()) rec.reasons.push_back({reasons.text(0), reasons.text(1)});
+      reasons.reset();
+      fn(ExportRow{&meta, &rec});
+    }
+    records.reset();
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(MessageOutcome outcome) {
+  switch (outcome) {
+    case MessageOutcome::ok: return "ok";
+    case MessageOutcome::partial: return "partial";
+    case MessageOutcome::rejected: return "rejected";
+  }
+  return "ok";
+}
+
+std::unique_ptr<Store> open_sqlite(const std::string& path, OpenMode mode) {
+  return std::make_unique<SqliteStore>(path, mode);
+}
+
+int schema_version() { return static_cast<int>(schema::kMigrations.size()); }
+
+}  // namespace dmarq::store

@@ -1,0 +1,94 @@
+#include "support/support.h"
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace dmarq::test {
+
+std::filesystem::path data_path(const std::string& relative) { return std::filesystem::path(DMARQ_TEST_DATA) / relative; }
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path.string());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string read_data(const std::string& relative) { return read_file(data_path(relative)); }
+
+std::string dump(const model::AggregateReport& r) {
+  const auto& m = r.meta;
+  const auto& p = m.policy;
+  std::string out;
+  auto line = [&](std::string_view key, const std::string& value) { out += fmt::format("{}: {}\n", key, value); };
+  line("xml_namespace", m.xml_namespace);
+  line("version", m.version);
+  line("org_name", m.org_name);
+  line("email", m.email);
+  line("extra_contact_info", m.extra_contact_info);
+  line("report_id", m.report_id);
+  line("generator", m.generator);
+  line("begin", std::to_string(m.begin));
+  line("end", std::to_string(m.end));
+  for (const auto& e : m.errors) line("error", e);
+  line("policy.domain", p.domain);
+  line("policy.adkim", p.adkim);
+  line("policy.aspf", p.aspf);
+  line("policy.p", p.p);
+  line("policy.sp", p.sp);
+  line("policy.np", p.np);
+  line("policy.pct", p.pct ? std::to_string(*p.pct) : "-");
+  line("policy.fo", p.fo);
+  line("policy.testing", p.testing);
+  line("policy.discovery_method", p.discovery_method);
+  line("extensions", m.has_extensions ? "yes" : "no");
+  for (std::size_t i = 0; i < r.records.size(); ++i) {
+    const auto& rec = r.records[i];
+    out += fmt::format("record {}\n", i + 1);
+    line("  source_ip", rec.source_ip ? rec.source_ip->to_string() : "(none) raw=" + rec.source_ip_text);
+    line("  count", std::to_string(rec.count));
+    line("  disposition", rec.disposition);
+    line("  dkim", rec.dkim);
+    line("  spf", rec.spf);
+    for (const auto& o : rec.reasons) line("  reason", o.type + " / " + o.comment);
+    line("  envelope_to", rec.envelope_to);
+    line("  envelope_from", rec.envelope_from);
+    line("  header_from", rec.header_from);
+    for (const auto& d : rec.dkim_results)
+      line("  auth dkim", fmt::format("d={} s={} result={} human={}", d.domain, d.selector, d.result, d.human_result));
+    for (const auto& s : rec.spf_results)
+      line("  auth spf", fmt::format("domain={} scope={} result={} human={}", s.domain, s.scope, s.result, s.human_result));
+    line("  extensions", rec.has_extensions ? "yes" : "no");
+  }
+  return out;
+}
+
+void check_golden(const std::string& name, const std::string& actual) {
+  auto path = data_path("golden/" + name);
+  if (const char* update = std::getenv("DMARQ_UPDATE_GOLDEN"); update && std::string(update) == "1") {
+    std::filesystem::create_directories(path.parent_path());
+    std::ofstream(path, std::ios::binary) << actual;
+  }
+  INFO("golden file " << path.string());
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(read_file(path) == actual);
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dmarq-test-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace dmarq::test

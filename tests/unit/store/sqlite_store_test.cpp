@@ -1,0 +1,131 @@
+#include <catch2/catch.hpp>
+
+#include "dmarq/parse/aggregate_xml.h"
+#include "dmarq/store/ingest_lock.h"
+#include "dmarq/store/store.h"
+#include "support/support.h"
+
+using namespace dmarq;
+
+namespace {
+
+model::AggregateReport basic() {
+  model::Issues issues;
+  auto r = parse::parse_aggregate_xml(test::read_data("reports/basic.xml"), Limits{}, issues);
+  REQUIRE(r);
+  return *r;
+}
+
+// Stores `report` as the only report of a message; returns whether it was new.
+bool store_report(store::Store& s, const model::AggregateReport& r, const std::string& sha) {
+  s.begin_message({sha, "test:" + sha, 1, 1000});
+  bool fresh = s.begin_report(r.meta, "-");
+  for (const auto& rec : r.records) s.add_record(rec);
+  bool stored = s.end_report(r.meta);
+  s.commit_message({});
+  return fresh && stored;
+}
+
+}  // namespace
+
+TEST_CASE("sqlite_store: migrations set user_version and reopen cleanly", "[store]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "t.sqlite").string();
+  { auto s = store::open_sqlite(path, store::OpenMode::read_write); }
+  { auto s = store::open_sqlite(path, store::OpenMode::read_write); }  // second open: no migration rerun
+  auto ro = store::open_sqlite(path, store::OpenMode::read_only);
+  CHECK(ro->list_reports({}).empty());
+  CHECK(store::schema_version() >= 1);
+}
+
+TEST_CASE("sqlite_store: a report is stored once, by its identity", "[store]") {
+  test::TempDir dir;
+  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  auto r = basic();
+  CHECK(store_report(*s, r, "a"));
+  CHECK_FALSE(store_report(*s, r, "b"));  // same identity, other message
+  auto reports = s->list_reports({});
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].records == 3);
+  CHECK(reports[0].messages == 16);
+  CHECK(reports[0].copies == 2);
+  auto stats = s->report_stats(reports[0].id);
+  REQUIRE(stats);
+  CHECK(stats->distinct_ips == 3);
+  CHECK(stats->dmarc_pass == 12);
+  CHECK(stats->disposition_quarantine == 3);
+  CHECK(stats->disposition_reject == 1);
+  CHECK(stats->meta.report_id == "r-20261101-0001@receiver.example");
+  CHECK(stats->meta.errors.size() == 1);
+
+  SECTION("a different report id is a different report") {
+    r.meta.report_id = "other";
+    CHECK(store_report(*s, r, "c"));
+    CHECK(s->list_reports({}).size() == 2);
+  }
+}
+
+TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others stay", "[store]") {
+  test::TempDir dir;
+  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  auto r = basic();
+  s->begin_message({"m", "test", 1, 1000});
+  s->begin_report(r.meta, "1");
+  s->add_record(r.records[0]);
+  s->abort_report();
+  auto r2 = r;
+  r2.meta.report_id = "second";
+  s->begin_report(r2.meta, "2");
+  for (const auto& rec : r2.records) s->add_record(rec);
+  s->end_report(r2.meta);
+  s->add_reject({"test", "1", "xml.malformed", "broken", 1000});
+  s->commit_message({store::MessageOutcome::partial, 1, 0, 3, {}});
+  auto reports = s->list_reports({});
+  REQUIRE(reports.size() == 1);
+  CHECK(reports[0].report_id == "second");
+  auto rejects = s->list_rejects();
+  REQUIRE(rejects.size() == 1);
+  CHECK(rejects[0].reason == "broken");
+  CHECK(s->has_message("m"));
+}
+
+TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
+  test::TempDir dir;
+  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  auto r = basic();
+  s->begin_message({"m", "test", 1, 1000});
+  s->begin_report(r.meta, "1");
+  s->add_record(r.records[0]);
+  s->end_report(r.meta);
+  s->rollback_message();
+  CHECK(s->list_reports({}).empty());
+  CHECK_FALSE(s->has_message("m"));
+}
+
+TEST_CASE("sqlite_store: filters by domain and time", "[store]") {
+  test::TempDir dir;
+  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  auto r = basic();
+  store_report(*s, r, "a");
+  store::ReportFilter f;
+  f.domain = "example.com";
+  CHECK(s->list_reports(f).size() == 1);
+  f.domain = "other.example";
+  CHECK(s->list_reports(f).empty());
+  f.domain.reset();
+  f.since = r.meta.end + 1;
+  CHECK(s->list_reports(f).empty());
+  f.since = r.meta.end;
+  CHECK(s->list_reports(f).size() == 1);
+}
+
+TEST_CASE("ingest_lock: one holder at a time, released on destruction", "[store]") {
+  test::TempDir dir;
+  auto db = (dir.path() / "t.sqlite").string();
+  {
+    auto first = store::IngestLock::try_acquire(db);
+    REQUIRE(first);
+    CHECK_FALSE(store::IngestLock::try_acquire(db));
+  }
+  CHECK(store::IngestLock::try_acquire(db));
+}

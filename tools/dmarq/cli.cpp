@@ -1,0 +1,52 @@
+#include "cli.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "dmarq/output/escape.h"
+#include "dmarq/util/text.h"
+
+namespace dmarq::cli {
+
+std::string default_db_path() {
+  if (const char* env = std::getenv("DMARQ_DB"); env && *env) return env;
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.local/share";
+  } else {
+    base = ".";
+  }
+  return base + "/dmarq/dmarq.sqlite";
+}
+
+int64_t now_utc() {
+  using namespace std::chrono;
+  return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<int64_t> parse_since(const std::string& text, int64_t now) {
+  if (text.size() >= 2 && text.back() == 'd') {
+    try {
+      std::size_t used = 0;
+      long days = std::stol(text.substr(0, text.size() - 1), &used);
+      if (used == text.size() - 1 && days >= 0) return now - days * 86400;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  }
+  return util::parse_iso_utc(text);
+}
+
+void complain(const std::string& message) { std::cerr << "dmarq: " << output::terminal_safe(message) << '\n'; }
+
+bool require_db(const Globals& g) {
+  if (std::filesystem::exists(g.db)) return true;
+  complain("no database at " + g.db + "; run 'dmarq ingest' first or pass --db");
+  return false;
+}
+
+}  // namespace dmarq::cli

@@ -1,0 +1,66 @@
+// dmarq export aggregate: one row per record, parsedmarc's CSV columns.
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "cli.h"
+#include "dmarq/output/aggregate_export.h"
+#include "dmarq/store/store.h"
+
+namespace dmarq::cli {
+namespace {
+
+struct ExportOptions {
+  std::string format = "csv";
+  std::string out;
+  std::optional<std::string> domain;
+  std::optional<std::string> since;
+};
+
+int run_export(const Globals& g, const ExportOptions& o) {
+  if (!require_db(g)) return kUsage;
+  store::ReportFilter filter;
+  filter.domain = o.domain;
+  if (o.since) {
+    filter.since = parse_since(*o.since, now_utc());
+    if (!filter.since) {
+      complain("--since: expected Nd, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got " + *o.since);
+      return kUsage;
+    }
+  }
+  auto db = store::open_sqlite(g.db, store::OpenMode::read_only);
+  std::ofstream file;
+  if (!o.out.empty() && o.out != "-") {
+    file.open(o.out, std::ios::binary | std::ios::trunc);
+    if (!file) {
+      complain("cannot write " + o.out);
+      return kUsage;
+    }
+  }
+  std::ostream& out = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
+  output::AggregateWriter writer(out, o.format == "json" ? output::ExportFormat::json : output::ExportFormat::csv);
+  db->for_each_record(filter, [&](const store::ExportRow& row) { writer.row(*row.meta, *row.record); });
+  writer.finish();
+  out.flush();
+  if (!out) {
+    complain("write failed" + (o.out.empty() ? std::string() : " on " + o.out));
+    return kUsage;
+  }
+  return kOk;
+}
+
+}  // namespace
+
+void add_export(CLI::App& app, Globals& g, Action& run) {
+  auto o = std::make_shared<ExportOptions>();
+  auto* cmd = app.add_subcommand("export", "Export stored data for spreadsheets and scripts");
+  cmd->require_subcommand(1);
+  auto* agg = cmd->add_subcommand("aggregate", "One row per record, in parsedmarc's aggregate CSV columns");
+  agg->add_option("--format", o->format, "csv or json")->check(CLI::IsMember({"csv", "json"}))->capture_default_str();
+  agg->add_option("-o,--output", o->out, "Write to FILE instead of standard output");
+  agg->add_option("--domain", o->domain, "Only this policy domain");
+  agg->add_option("--since", o->since, "Only reports ending at or after: Nd, YYYY-MM-DD (UTC)");
+  agg->callback([&g, &run, o] { run = [&g, o] { return run_export(g, *o); }; });
+}
+
+}  // namespace dmarq::cli

@@ -1,0 +1,42 @@
+// dmarq: DMARC aggregate report processor. See README.md.
+#include <cstdlib>
+#include <iostream>
+
+#include "cli.h"
+#include "dmarq/store/store.h"
+
+int main(int argc, char** argv) {
+  using namespace dmarq::cli;
+  CLI::App app{"dmarq: ingest DMARC aggregate reports into SQLite and answer who sends as your domain."};
+  app.set_version_flag("--version", "dmarq " DMARQ_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  Globals g;
+  g.db = default_db_path();
+  app.add_option("--db", g.db, "SQLite database (default: $DMARQ_DB or ~/.local/share/dmarq/dmarq.sqlite)")
+      ->capture_default_str();
+  app.add_flag("-v,--verbose", g.verbose, "Also print warnings and a summary");
+
+  Action run;
+  add_ingest(app, g, run);
+  add_reports(app, g, run);
+  add_export(app, g, run);
+  add_rejects(app, g, run);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kOk : kUsage;
+  }
+  try {
+    return run ? run() : kUsage;
+  } catch (const dmarq::store::StoreError& e) {
+    complain(std::string("database error: ") + e.what());
+    return kUsage;
+  } catch (const std::exception& e) {
+    complain(e.what());
+    return kUsage;
+  }
+}

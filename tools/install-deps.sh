@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package dmarq needs to build, test and benchmark.
+# Idempotent: when everything is already there it only runs dpkg-query and exits.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev libtomlplusplus-dev
+  libboost-dev libssl-dev
+  catch2 sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
