@@ -25,7 +25,13 @@ class Stmt {
   Stmt() = default;
   Stmt(sqlite3* db, std::string_view sql);
 
+  // Binds without copying: `v` must stay alive until the statement has run
+  // (exec() or the last step()). Use bind_copy for temporaries.
   Stmt& bind(int i, std::string_view v) {
+    check(sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC));
+    return *this;
+  }
+  Stmt& bind_copy(int i, std::string_view v) {
     check(sqlite3_bind_text(s_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
     return *this;
   }
@@ -34,7 +40,7 @@ class Stmt {
     return *this;
   }
   Stmt& bind_blob(int i, const void* data, int size) {
-    check(sqlite3_bind_blob(s_.get(), i, data, size, SQLITE_TRANSIENT));
+    check(sqlite3_bind_blob(s_.get(), i, data, size, SQLITE_STATIC));
     return *this;
   }
   Stmt& bind_null(int i) {

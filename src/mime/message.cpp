@@ -1,9 +1,11 @@
 #include "dmarq/mime/message.h"
 
 #include <mimetic/mimetic.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <iterator>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -65,13 +67,31 @@ std::optional<Issue> precheck(std::string_view raw, const Limits& limits) {
 
 std::string lower(const std::string& s) { return util::to_lower_ascii(s); }
 
+// OpenSSL's decoder is several times faster than mimetic's (which appends
+// one byte at a time); it is strict, so mimetic's lenient decoder stays as
+// the fallback for base64 with stray characters.
+bool decode_base64_fast(const std::string& in, std::string& out) {
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(), EVP_ENCODE_CTX_free);
+  if (!ctx || in.size() > static_cast<std::size_t>(INT32_MAX)) return false;
+  EVP_DecodeInit(ctx.get());
+  out.resize(in.size() / 4 * 3 + 3);
+  int n = 0, tail = 0;
+  if (EVP_DecodeUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n,
+                       reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size())) < 0)
+    return false;
+  if (EVP_DecodeFinal(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + n, &tail) < 0) return false;
+  out.resize(static_cast<std::size_t>(n + tail));
+  return true;
+}
+
 std::string decode_body(const mimetic::MimeEntity& e) {
   const std::string& body = e.body();
   std::string mechanism = lower(e.header().contentTransferEncoding().mechanism());
   mechanism = std::string(util::trim_xml_space(mechanism));
   std::string out;
   if (mechanism == "base64") {
-    out.reserve(body.size() / 4 * 3);
+    if (decode_base64_fast(body, out)) return out;
+    out.clear();
     mimetic::Base64::Decoder dec;
     mimetic::decode(body.begin(), body.end(), dec, std::back_inserter(out));
   } else if (mechanism == "quoted-printable") {

@@ -40,7 +40,9 @@ std::string terminal_safe(std::string_view s) {
 std::string csv_field(std::string_view s) {
   std::string cell;
   std::size_t first = s.find_first_not_of(' ');
-  if (first != std::string_view::npos) {
+  // A lone "-" (our "none" marker) is no formula; anything longer starting
+  // with one of these characters may be.
+  if (first != std::string_view::npos && s != "-") {
     char c = s[first];
     if (c == '=' || c == '+' || c == '-' || c == '@' || c == '\t' || c == '\r') cell.push_back('\'');
   }

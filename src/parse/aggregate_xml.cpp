@@ -453,6 +453,9 @@ struct AggregateXmlParser::Impl {
       sax.endElementNs = on_end;
       sax.characters = on_chars;
       sax.cdataBlock = on_chars;
+      // With XML_PARSE_NOBLANKS the indentation between elements arrives
+      // here instead of in `characters`; we never need it.
+      sax.ignorableWhitespace = [](void*, const xmlChar*, int) {};
       sax.internalSubset = on_doctype;
       sax.externalSubset = on_doctype;
       sax.entityDecl = on_entity_decl;
@@ -465,7 +468,7 @@ struct AggregateXmlParser::Impl {
         return false;
       }
       ctxt->_private = this;
-      xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
+      xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
       data += head;
       size -= head;
     }

@@ -95,7 +95,7 @@ class SqliteStore final : public Store {
                    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
     q.bind(1, report_row_);
     if (r.source_ip) {
-      q.bind(2, r.source_ip->to_string());
+      q.bind_copy(2, r.source_ip->to_string());
       q.bind_blob(4, r.source_ip->bytes.data(), 16);
     } else {
       q.bind_null(2).bind_null(4);
@@ -186,7 +186,7 @@ class SqliteStore final : public Store {
                    "WHERE id=?1");
     q.bind(1, message_id_).bind(2, to_string(s.outcome)).bind(3, static_cast<int64_t>(s.reports_new))
         .bind(4, static_cast<int64_t>(s.reports_duplicate)).bind(5, static_cast<int64_t>(s.records))
-        .bind(6, issues_json(s.issues));
+        .bind_copy(6, issues_json(s.issues));
     q.exec();
     detail::exec_sql(db_.get(), "COMMIT");
     in_tx_ = false;

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 
 #include "cli.h"
-#include "dmarq/ingest/ingester.h"
+#include "dmarq/ingest/pipeline.h"
 #include "dmarq/model/issue.h"
 #include "dmarq/source/sources.h"
 #include "dmarq/store/ingest_lock.h"
@@ -51,7 +51,6 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
     return kLocked;
   }
   auto db = store::open_sqlite(g.db, store::OpenMode::read_write);
-  ingest::Ingester ingester(*db, limits);
 
   std::size_t total = 0;
   bool known = true;
@@ -61,32 +60,38 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
   }
   Progress progress(known ? total : 0, !o.no_progress);
   Totals t;
+  // Runs on the loading thread, right after each message is committed.
+  source::MessageSource* current = nullptr;
+  auto on_done = [&](const source::RawMessage& msg, const ingest::Result& r) {
+    ++t.messages;
+    t.reports_new += r.reports_new;
+    t.reports_duplicate += r.reports_duplicate;
+    t.records += r.records;
+    if (r.outcome == ingest::Outcome::duplicate) ++t.duplicates;
+    bool bad = r.outcome == ingest::Outcome::rejected || r.outcome == ingest::Outcome::partial;
+    if (bad || g.verbose) {
+      progress.done();
+      for (const auto& rej : r.rejects) {
+        ++t.rejected_inputs;
+        complain(fmt::format("rejected {}{}: {}", msg.origin, rej.part.empty() || rej.part == "-" ? "" : " part " + rej.part,
+                             rej.reason));
+      }
+      if (g.verbose)
+        for (const auto& i : r.issues)
+          if (i.severity == model::Severity::warning)
+            complain(fmt::format("warning: {}: {}", msg.origin, model::describe(i)));
+    }
+    // Only now, with the outcome committed, may the message leave its folder.
+    current->finish(msg, bad ? source::Disposition::invalid : source::Disposition::processed);
+    progress.update(t.messages, t.rejected_inputs);
+  };
   source::RawMessage msg;
   for (auto& src : sources) {
-    while (src->next(msg)) {
-      ingest::Result r = ingester.ingest(msg, now_utc());
-      ++t.messages;
-      t.reports_new += r.reports_new;
-      t.reports_duplicate += r.reports_duplicate;
-      t.records += r.records;
-      if (r.outcome == ingest::Outcome::duplicate) ++t.duplicates;
-      bool bad = r.outcome == ingest::Outcome::rejected || r.outcome == ingest::Outcome::partial;
-      if (bad || g.verbose) {
-        progress.done();
-        for (const auto& rej : r.rejects) {
-          ++t.rejected_inputs;
-          complain(fmt::format("rejected {}{}: {}", msg.origin, rej.part.empty() || rej.part == "-" ? "" : " part " + rej.part,
-                               rej.reason));
-        }
-        if (g.verbose)
-          for (const auto& i : r.issues)
-            if (i.severity == model::Severity::warning)
-              complain(fmt::format("warning: {}: {}", msg.origin, model::describe(i)));
-      }
-      // Only now, with the outcome committed, may the message leave its folder.
-      src->finish(msg, bad ? source::Disposition::invalid : source::Disposition::processed);
-      progress.update(t.messages, t.rejected_inputs);
-    }
+    // One pipeline per source, so every message is finished by its own source.
+    current = src.get();
+    ingest::PipelinedIngester pipeline(*db, limits, on_done);
+    while (src->next(msg)) pipeline.submit(msg, now_utc());
+    pipeline.finish();
   }
   progress.done();
   if (g.verbose)

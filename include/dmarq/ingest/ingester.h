@@ -1,19 +1,20 @@
-// Ingester: one raw message in, its reports committed, its outcome out.
+// Ingesting messages into a Store, one transaction per message.
 //
-// Recognises the input by content: a bare zip, gzip or XML report, or an
-// e-mail whose MIME parts (at any depth) carry reports. Every report part is
-// unpacked and streamed through the XML parser into the store inside one
-// transaction per message. A bad part is rejected on its own (recorded with
-// its reason and position) and the message's other reports are kept.
-//
-// Outcomes: ok (every report stored or already known), partial (some parts
-// rejected, others stored), rejected (nothing usable), duplicate (the same
-// bytes were ingested before: nothing is done). Environment failures
-// (store errors) propagate as store::StoreError after rolling back.
+// Loader applies an operation stream to the store and tells what happened:
+//   ok        every report stored or already known,
+//   partial   some parts rejected, the others stored,
+//   rejected  nothing usable (the reasons are recorded),
+//   duplicate the same bytes were ingested before: nothing is done.
+// Ingester runs extraction and loading in the calling thread; the
+// PipelinedIngester (pipeline.h) runs them on two.
+// Environment failures (store errors) propagate as store::StoreError after
+// the message's transaction is rolled back.
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "dmarq/ingest/ops.h"
 #include "dmarq/limits.h"
 #include "dmarq/model/issue.h"
 #include "dmarq/source/sources.h"
@@ -28,19 +29,44 @@ struct Result {
   uint64_t reports_new = 0;
   uint64_t reports_duplicate = 0;
   uint64_t records = 0;
-  model::Issues issues;     // warnings and errors, each with where
+  model::Issues issues;  // warnings and errors, each with where
   std::vector<store::Reject> rejects;
+};
+
+class Loader final : public OpSink {
+ public:
+  explicit Loader(store::Store& store) : store_(store) {}
+
+  void begin_message(const store::MessageInfo& info, bool readable) override;
+  void begin_report(const model::ReportMeta& meta, const std::string& part) override;
+  void record(const model::Record& record) override;
+  void end_report(const model::ReportMeta& meta) override;
+  void abort_report() override;
+  void reject(const store::Reject& reject) override;
+  void warning(const model::Issue& issue) override;
+  void end_message() override;
+
+  // The last message's result, valid after end_message.
+  const Result& result() const { return result_; }
+  // Rolls back a message that was begun and not ended (after an exception).
+  void abandon() noexcept;
+
+ private:
+  store::Store& store_;
+  Result result_;
+  bool skip_ = false;      // duplicate message: ignore its operations
+  bool open_ = false;      // a transaction is open
+  uint64_t report_records_ = 0;
+  std::size_t completed_ = 0;
 };
 
 class Ingester {
  public:
-  Ingester(store::Store& store, const Limits& limits) : store_(store), limits_(limits) {}
-
-  // `now` is our clock (seconds since the epoch, UTC); reports never set it.
+  Ingester(store::Store& store, const Limits& limits) : loader_(store), limits_(limits) {}
   Result ingest(const source::RawMessage& message, int64_t now);
 
  private:
-  store::Store& store_;
+  Loader loader_;
   Limits limits_;
 };
 

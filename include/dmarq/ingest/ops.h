@@ -1,0 +1,31 @@
+// The stream of operations that extracting one message produces, in order:
+//   begin_message { begin_report record* (end_report | abort_report) | reject | warning }* end_message
+// The Extractor writes it; the Loader applies it to a Store. Between the two
+// there may be nothing (Ingester) or a queue and a thread (PipelinedIngester).
+#pragma once
+
+#include <string>
+
+#include "dmarq/model/aggregate.h"
+#include "dmarq/model/issue.h"
+#include "dmarq/store/store.h"
+
+namespace dmarq::ingest {
+
+class OpSink {
+ public:
+  virtual ~OpSink() = default;
+  // `readable` is false when the source could not read the bytes (the
+  // message then only carries a reject).
+  virtual void begin_message(const store::MessageInfo& info, bool readable) = 0;
+  virtual void begin_report(const model::ReportMeta& meta, const std::string& part) = 0;
+  virtual void record(const model::Record& record) = 0;
+  virtual void end_report(const model::ReportMeta& meta) = 0;
+  virtual void abort_report() = 0;
+  // An input (whole message when part is empty) set aside, with its reason.
+  virtual void reject(const store::Reject& reject) = 0;
+  virtual void warning(const model::Issue& issue) = 0;
+  virtual void end_message() = 0;
+};
+
+}  // namespace dmarq::ingest
