@@ -68,7 +68,7 @@ CREATE TABLE record (
   id            INTEGER PRIMARY KEY,
   report_id     INTEGER NOT NULL REFERENCES report(id),
   source_ip     TEXT,            -- canonical (RFC 5952 for IPv6); NULL if absent or unparseable
-  source_ip_raw TEXT    NOT NULL DEFAULT '',
+  source_ip_raw TEXT,            -- as written, only where it differs from source_ip
   ip            BLOB,            -- 16 bytes, IPv4 mapped into ::ffff:0:0/96; CIDR = BETWEEN
   count         INTEGER NOT NULL,
   disposition   TEXT    NOT NULL DEFAULT '',

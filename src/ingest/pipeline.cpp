@@ -1,5 +1,8 @@
 #include "dmarq/ingest/pipeline.h"
 
+#include <pthread.h>
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -33,6 +36,13 @@ struct Batch {
   std::size_t size = 0;
 };
 
+double thread_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 constexpr std::size_t kBatchOps = 512;
 constexpr std::size_t kBatches = 8;
 
@@ -50,6 +60,7 @@ struct PipelinedIngester::Impl final : OpSink {
   bool closing = false;
   std::exception_ptr failure;
   std::thread worker;
+  double loader_cpu = 0;
 
   Batch* current = nullptr;
   const source::RawMessage* submitting = nullptr;
@@ -60,7 +71,11 @@ struct PipelinedIngester::Impl final : OpSink {
       batches.back()->ops.resize(kBatchOps);
       free.push_back(batches.back().get());
     }
-    worker = std::thread([this] { consume(); });
+    worker = std::thread([this] {
+      pthread_setname_np(pthread_self(), "dmarq-load");  // for top and perf
+      consume();
+      loader_cpu = thread_cpu_seconds();
+    });
   }
 
   // --- producer side (OpSink) ---------------------------------------------------
@@ -219,5 +234,7 @@ void PipelinedIngester::finish() {
   impl_->stop();
   if (impl_->failure) std::rethrow_exception(impl_->failure);
 }
+
+double PipelinedIngester::loader_cpu_seconds() const { return impl_->loader_cpu; }
 
 }  // namespace dmarq::ingest

@@ -56,11 +56,12 @@ std::optional<Issue> precheck(std::string_view raw, const Limits& limits) {
     }
     pos = eol + 1;
   }
-  // Count boundary parameters, case-insensitively, without copying the message.
+  // Count boundary parameters, in any letter case (a hostile message could
+  // write "bOuNdArY"), without copying the message.
   for (std::size_t at = 0; at + 8 <= raw.size(); ++at) {
     if ((raw[at] | 0x20) == 'b' && util::iequals(raw.substr(at, 8), "boundary") && ++boundaries > kMaxBoundaries)
-      return Issue{"mime.too_deep", Severity::error,
-                   fmt::format("more than {} multipart boundaries", kMaxBoundaries), ""};
+      return Issue{"mime.too_deep", Severity::error, fmt::format("more than {} multipart boundaries", kMaxBoundaries),
+                   ""};
   }
   return std::nullopt;
 }

@@ -90,7 +90,14 @@ struct AggregateXmlParser::Impl {
   bool report_done = false;
 
   std::vector<Tag> stack;
-  std::unordered_map<const xmlChar*, Tag> tag_cache;  // names are interned per parser
+  // libxml2 interns element names in its dictionary, so the same name comes
+  // back as the same pointer: a small direct-mapped cache by pointer avoids
+  // hashing the string for every element (it showed in profiles).
+  struct CacheSlot {
+    const xmlChar* name = nullptr;
+    Tag tag = Tag::other;
+  };
+  std::array<CacheSlot, 128> tag_cache{};
   bool collect = false;
   std::string text;
 
@@ -128,12 +135,12 @@ struct AggregateXmlParser::Impl {
   }
 
   Tag lookup(const xmlChar* name) {
-    auto it = tag_cache.find(name);
-    if (it != tag_cache.end()) return it->second;
+    auto& slot = tag_cache[(reinterpret_cast<std::uintptr_t>(name) >> 3) % tag_cache.size()];
+    if (slot.name == name) return slot.tag;
     auto& names = tag_names();
     auto found = names.find(reinterpret_cast<const char*>(name));
     Tag t = found == names.end() ? Tag::other : found->second;
-    tag_cache.emplace(name, t);
+    slot = CacheSlot{name, t};
     return t;
   }
 
@@ -250,6 +257,8 @@ struct AggregateXmlParser::Impl {
 
   std::string enumerated(std::string value, Words words, std::string_view field) {
     if (value.empty()) return value;
+    for (auto w : words)  // the usual case: already a lower-case word
+      if (value == w) return value;
     for (auto w : words)
       if (util::iequals(value, w)) return std::string(w);
     warn("xml.unknown_value", fmt::format("unknown {} value '{}' kept as written", field, value));

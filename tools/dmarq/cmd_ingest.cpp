@@ -1,4 +1,7 @@
 // dmarq ingest: read files, Maildirs and mboxes into the database.
+#include <sys/resource.h>
+
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -14,6 +17,13 @@
 
 namespace dmarq::cli {
 namespace {
+
+double thread_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_THREAD, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 struct IngestOptions {
   std::vector<std::string> paths;
@@ -86,19 +96,25 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
     progress.update(t.messages, t.rejected_inputs);
   };
   source::RawMessage msg;
+  double load_cpu = 0;
+  auto started = std::chrono::steady_clock::now();
   for (auto& src : sources) {
     // One pipeline per source, so every message is finished by its own source.
     current = src.get();
     ingest::PipelinedIngester pipeline(*db, limits, on_done);
     while (src->next(msg)) pipeline.submit(msg, now_utc());
     pipeline.finish();
+    load_cpu += pipeline.loader_cpu_seconds();
   }
+  double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   progress.done();
   if (g.verbose)
     std::cerr << fmt::format("dmarq: {} message(s): {} new report(s), {} duplicate report(s), {} record(s), "
                              "{} duplicate message(s), {} rejected input(s)\n",
                              t.messages, t.reports_new, t.reports_duplicate, t.records, t.duplicates,
-                             t.rejected_inputs);
+                             t.rejected_inputs)
+              << fmt::format("dmarq: {:.2f}s wall, {:.2f}s CPU extracting, {:.2f}s CPU loading\n", wall,
+                             thread_cpu_seconds(), load_cpu);
   return t.rejected_inputs > 0 ? kRejected : kOk;
 }
 

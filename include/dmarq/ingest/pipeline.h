@@ -31,6 +31,8 @@ class PipelinedIngester {
   void submit(const source::RawMessage& message, int64_t now);
   // Waits until every submitted message is committed; rethrows a failure.
   void finish();
+  // CPU seconds the loading thread used (valid after finish()).
+  double loader_cpu_seconds() const;
 
  private:
   struct Impl;

@@ -62,10 +62,11 @@ TEST_CASE("mime: limits are checked before parsing", "[mime]") {
     REQUIRE_FALSE(m.issues.empty());
     CHECK(m.issues[0].code == "mime.header_too_long");
   }
-  SECTION("nesting") {
-    std::string msg = "Content-Type: multipart/mixed; boundary=b0\n\n";
+  SECTION("nesting, whatever the letter case of the parameter") {
+    std::string word = GENERATE(as<std::string>{}, "boundary", "BOUNDARY", "bOuNdArY");
+    std::string msg = "Content-Type: multipart/mixed; " + word + "=b0\n\n";
     for (int i = 1; i < 200; ++i)
-      msg += "--b" + std::to_string(i - 1) + "\nContent-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\n\n";
+      msg += "--b" + std::to_string(i - 1) + "\nContent-Type: multipart/mixed; " + word + "=b" + std::to_string(i) + "\n\n";
     auto m = mime::scan_message(msg, limits);
     REQUIRE_FALSE(m.issues.empty());
     CHECK(m.issues[0].code == "mime.too_deep");
