@@ -44,44 +44,52 @@ bool starts_like_report(std::string_view b) {
 }
 
 // Streams one report payload (all members of an archive) into the store.
-class ReportSink final : public archive::ChunkSink, public parse::AggregateHandler {
+class ReportSink final : public archive::MemberSink, public parse::AggregateHandler {
  public:
   ReportSink(OpSink& out, const Limits& limits, std::string part, std::string kind_note, const std::string& origin,
              int64_t now)
       : out_(out), limits_(limits), part_(std::move(part)), kind_note_(std::move(kind_note)), origin_(origin),
         now_(now), label_(part_) {}
 
-  void begin_member(const std::string& name) override {
-    member_ = name;
+  void member(const std::string& name, util::ByteReader& reader) override {
     // A bare zip's members are named by themselves; a zip inside an e-mail
     // as "SECTION:member".
     if (zip_ && !name.empty()) label_ = part_ == "-" ? name : part_ + ":" + name;
     else label_ = part_;
-    first_ = true;
-    skipped_ = false;
+    state_ = State::empty;
     completed_ = false;
     report_open_ = false;
     parser_.reset();
-  }
 
-  bool chunk(std::string_view data) override {
-    if (first_) {
-      first_ = false;
-      ContentKind kind = archive::sniff(data);
-      if (kind != ContentKind::xml) {
-        reject(kind == ContentKind::empty ? "input.empty" : "input.not_xml",
-               fmt::format("{} content is {}, not XML", kind_note_, archive::describe(kind)));
-        skipped_ = true;
-        return false;
+    // Sniff the first bytes (a short read is not the end: keep reading).
+    head_.resize(kSniff);
+    std::size_t have = 0;
+    while (have < kSniff) {
+      long n = reader.read(head_.data() + have, kSniff - have);
+      if (n < 0) {
+        state_ = State::unreadable;
+        return;
       }
-      parser_ = std::make_unique<parse::AggregateXmlParser>(*this, limits_);
+      if (n == 0) break;
+      have += static_cast<std::size_t>(n);
     }
-    if (skipped_) return false;
-    return parser_->feed(data);
+    head_.resize(have);
+    if (have == 0) return;
+    ContentKind kind = archive::sniff(head_);
+    if (kind != ContentKind::xml) {
+      state_ = State::skipped;
+      reject(kind == ContentKind::empty ? "input.empty" : "input.not_xml",
+             fmt::format("{} content is {}, not XML", kind_note_, archive::describe(kind)));
+      return;
+    }
+    state_ = State::parsed;
+    parser_ = std::make_unique<parse::AggregateXmlParser>(*this, limits_);
+    util::PrefixReader whole(head_, reader);
+    parsed_ok_ = parser_->parse(whole);
   }
 
   void end_member(const Issues& issues) override {
-    if (skipped_) return;
+    if (state_ == State::skipped) return;
     bool archive_failed = model::has_error(issues);
     for (const auto& i : issues) {
       if (i.severity == Severity::warning) {
@@ -96,7 +104,7 @@ class ReportSink final : public archive::ChunkSink, public parse::AggregateHandl
       }
     }
     if (completed_ && archive_failed) return;
-    if (first_) {  // no bytes at all
+    if (state_ != State::parsed) {  // no bytes at all
       if (archive_failed) {
         for (const auto& i : issues)
           if (i.severity == Severity::error) reject(i.code, i.message);
@@ -105,12 +113,14 @@ class ReportSink final : public archive::ChunkSink, public parse::AggregateHandl
       }
       return;
     }
-    bool ok = !archive_failed && parser_->finish();
+    bool ok = !archive_failed && parsed_ok_;
     for (const auto& i : parser_->issues())
       if (i.severity == Severity::warning) out_.warning(located(i));
     if (ok) return;
     if (report_open_) out_.abort_report();
     report_open_ = false;
+    // When the archive failed, the parser only saw the bytes stop: the
+    // archive's reason is the real one.
     const Issues& why = archive_failed ? issues : parser_->issues();
     for (const auto& i : why)
       if (i.severity == Severity::error) {
@@ -153,8 +163,11 @@ class ReportSink final : public archive::ChunkSink, public parse::AggregateHandl
   std::string label_;
   bool zip_ = false;
   bool completed_ = false;  // the current member's report reached end_report
-  std::string member_;
-  bool first_ = true, skipped_ = false, report_open_ = false;
+  enum class State { empty, unreadable, skipped, parsed };
+  static constexpr std::size_t kSniff = 4096;
+  State state_ = State::empty;
+  std::string head_;
+  bool report_open_ = false, parsed_ok_ = false;
   std::unique_ptr<parse::AggregateXmlParser> parser_;
   std::size_t rejected_ = 0;
 };

@@ -454,43 +454,45 @@ struct AggregateXmlParser::Impl {
     if (impl->ctxt) xmlStopParser(impl->ctxt);
   }
 
-  bool push(const char* data, std::size_t size, bool terminate) {
-    if (failed) return false;
-    if (!ctxt) {
-      sax.initialized = XML_SAX2_MAGIC;
-      sax.startElementNs = on_start;
-      sax.endElementNs = on_end;
-      sax.characters = on_chars;
-      sax.cdataBlock = on_chars;
-      // With XML_PARSE_NOBLANKS the indentation between elements arrives
-      // here instead of in `characters`; we never need it.
-      sax.ignorableWhitespace = [](void*, const xmlChar*, int) {};
-      sax.internalSubset = on_doctype;
-      sax.externalSubset = on_doctype;
-      sax.entityDecl = on_entity_decl;
-      sax.serror = on_error;
-      // The first bytes let libxml2 detect the encoding (BOM, UTF-16, decl).
-      std::size_t head = std::min<std::size_t>(size, 4);
-      ctxt = xmlCreatePushParserCtxt(&sax, nullptr, data, static_cast<int>(head), "report.xml");
-      if (!ctxt) {
-        fail("xml.init", "cannot create the XML parser");
-        return false;
-      }
-      ctxt->_private = this;
-      xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
-      data += head;
-      size -= head;
+  // Fills libxml2's buffer completely unless the input ends: libxml2 2.9
+  // misparses an XML declaration that arrives in short reads.
+  static int on_read(void* ctx, char* buf, int len) {
+    auto* in = static_cast<util::ByteReader*>(ctx);
+    int have = 0;
+    while (have < len) {
+      long n = in->read(buf + have, static_cast<std::size_t>(len - have));
+      if (n < 0) return -1;
+      if (n == 0) break;
+      have += static_cast<int>(n);
     }
-    while (size > 0 && !failed) {
-      int n = static_cast<int>(std::min<std::size_t>(size, 1 << 20));
-      xmlParseChunk(ctxt, data, n, 0);
-      data += n;
-      size -= static_cast<std::size_t>(n);
-    }
-    if (terminate && !failed) xmlParseChunk(ctxt, nullptr, 0, 1);
-    return !failed;
+    return have;
   }
 
+  bool run(util::ByteReader& in) {
+    sax.initialized = XML_SAX2_MAGIC;
+    sax.startElementNs = on_start;
+    sax.endElementNs = on_end;
+    sax.characters = on_chars;
+    sax.cdataBlock = on_chars;
+    // With XML_PARSE_NOBLANKS the indentation between elements arrives
+    // here instead of in `characters`; we never need it.
+    sax.ignorableWhitespace = [](void*, const xmlChar*, int) {};
+    sax.internalSubset = on_doctype;
+    sax.externalSubset = on_doctype;
+    sax.entityDecl = on_entity_decl;
+    sax.serror = on_error;
+    // libxml2 detects the encoding (BOM, UTF-16, declaration) from the
+    // first bytes it reads.
+    ctxt = xmlCreateIOParserCtxt(&sax, nullptr, on_read, nullptr, &in, XML_CHAR_ENCODING_NONE);
+    if (!ctxt) {
+      fail("xml.init", "cannot create the XML parser");
+      return false;
+    }
+    ctxt->_private = this;
+    xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
+    xmlParseDocument(ctxt);
+    return !failed;
+  }
 };
 
 AggregateXmlParser::AggregateXmlParser(AggregateHandler& handler, const Limits& limits)
@@ -498,20 +500,9 @@ AggregateXmlParser::AggregateXmlParser(AggregateHandler& handler, const Limits& 
 
 AggregateXmlParser::~AggregateXmlParser() = default;
 
-bool AggregateXmlParser::feed(std::string_view chunk) {
-  if (chunk.empty()) return !impl_->failed;
-  return impl_->push(chunk.data(), chunk.size(), false);
-}
-
-bool AggregateXmlParser::finish() {
+bool AggregateXmlParser::parse(util::ByteReader& in) {
   auto& m = *impl_;
-  if (!m.failed) {
-    if (!m.ctxt) {
-      m.fail("xml.empty", "empty document");
-    } else {
-      m.push(nullptr, 0, true);
-    }
-  }
+  m.run(in);
   if (!m.failed && !m.report_done)
     m.fail("xml.truncated", m.root_seen ? "document ends before </feedback>" : "no XML element found");
   if (m.dropped_warnings > 0)
@@ -537,8 +528,8 @@ std::optional<model::AggregateReport> parse_aggregate_xml(std::string_view xml, 
                                                           model::Issues& issues) {
   CollectingHandler handler;
   AggregateXmlParser parser(handler, limits);
-  parser.feed(xml);
-  bool ok = parser.finish();
+  util::ViewReader reader(xml);
+  bool ok = parser.parse(reader);
   issues.insert(issues.end(), parser.issues().begin(), parser.issues().end());
   if (!ok) return std::nullopt;
   return std::move(handler.report);

@@ -1,9 +1,11 @@
 // Streaming parser for DMARC aggregate report XML (RFC 7489 Appendix C and
 // RFC 9990, with the tolerances listed in QUIRKS.md).
 //
-// Bytes are pushed in chunks of any size; the parser hands each <record> to
-// an AggregateHandler as soon as it is complete, so memory is bounded by one
-// record and not by the report. Elements are matched by local name, whatever
+// The parser pulls bytes from a ByteReader (for ingest, a decompressing
+// archive member) and hands each <record> to an AggregateHandler as soon as
+// it is complete, so memory is bounded by one record and not by the report.
+// Pulling rather than pushing: libxml2's push mode re-scans ahead for the end
+// of every tag and was measurably slower. Elements are matched by local name, whatever
 // their namespace or prefix.
 //
 // Safety: libxml2 runs with no network, no DTD loading and no entity
@@ -21,6 +23,7 @@
 #include "dmarq/limits.h"
 #include "dmarq/model/aggregate.h"
 #include "dmarq/model/issue.h"
+#include "dmarq/util/byte_reader.h"
 
 namespace dmarq::parse {
 
@@ -43,11 +46,9 @@ class AggregateXmlParser {
   AggregateXmlParser(const AggregateXmlParser&) = delete;
   AggregateXmlParser& operator=(const AggregateXmlParser&) = delete;
 
-  // Pushes the next bytes. Returns false once the document has failed; later
-  // calls are ignored.
-  bool feed(std::string_view chunk);
-  // Ends the document. True when a complete report was delivered.
-  bool finish();
+  // Reads and parses the whole document. True when a complete report was
+  // delivered (end_report was called). Call once.
+  bool parse(util::ByteReader& in);
 
   const model::Issues& issues() const;
   uint64_t records() const;

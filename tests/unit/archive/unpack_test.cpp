@@ -17,13 +17,22 @@ struct Member {
   model::Issues issues;
 };
 
-struct Collect : archive::ChunkSink {
+// Reads each member in reads of `read_size` bytes, stopping after
+// `stop_after` bytes (the rest must then be skipped by unpack).
+struct Collect : archive::MemberSink {
   std::vector<Member> members;
   std::size_t stop_after = SIZE_MAX;
-  void begin_member(const std::string& name) override { members.push_back({name, {}, {}}); }
-  bool chunk(std::string_view d) override {
-    members.back().data.append(d);
-    return members.back().data.size() < stop_after;
+  std::size_t read_size = 65536;
+  bool saw_error = false;
+  void member(const std::string& name, util::ByteReader& reader) override {
+    members.push_back({name, {}, {}});
+    std::string buf(read_size, '\0');
+    while (members.back().data.size() < stop_after) {
+      long n = reader.read(buf.data(), buf.size());
+      if (n < 0) saw_error = true;
+      if (n <= 0) break;
+      members.back().data.append(buf.data(), static_cast<std::size_t>(n));
+    }
   }
   void end_member(const model::Issues& issues) override { members.back().issues = issues; }
 };
@@ -84,12 +93,14 @@ TEST_CASE("unpack: sniffing goes by content, not by name", "[archive]") {
   CHECK(archive::sniff(std::string("\x00\x01\x02garbage", 10)) == ContentKind::unknown);
 }
 
-TEST_CASE("unpack: gzip, zip and plain give the same bytes", "[archive]") {
+TEST_CASE("unpack: gzip, zip and plain give the same bytes, whatever the read size", "[archive]") {
   std::string xml = test::read_data("reports/basic.xml");
   auto file = GENERATE(as<std::string>{}, "basic.xml", "basic.xml.gz", "basic.zip");
-  INFO(file);
+  auto read_size = GENERATE(1u, 7u, 4096u);
+  INFO(file << " read " << read_size);
   std::string bytes = test::read_data("reports/" + file);
   Collect sink;
+  sink.read_size = read_size;
   auto top = archive::unpack(bytes, archive::sniff(bytes), Limits{}, sink);
   CHECK(top.empty());
   REQUIRE(sink.members.size() == 1);
@@ -124,6 +135,7 @@ TEST_CASE("unpack: truncated and corrupt archives are errors", "[archive]") {
     archive::unpack(gz.substr(0, gz.size() / 2), ContentKind::gzip, Limits{}, sink);
     REQUIRE(sink.members.size() == 1);
     CHECK(has_code(sink.members[0].issues, "archive.truncated"));
+    CHECK(sink.saw_error);
   }
   SECTION("corrupt gzip") {
     std::string bad = gz;
