@@ -97,7 +97,7 @@ struct AggregateXmlParser::Impl {
     const xmlChar* name = nullptr;
     Tag tag = Tag::other;
   };
-  std::array<CacheSlot, 128> tag_cache{};
+  std::array<CacheSlot, 1024> tag_cache{};
   bool collect = false;
   std::string text;
 
@@ -135,7 +135,8 @@ struct AggregateXmlParser::Impl {
   }
 
   Tag lookup(const xmlChar* name) {
-    auto& slot = tag_cache[(reinterpret_cast<std::uintptr_t>(name) >> 3) % tag_cache.size()];
+    // Fibonacci hashing spreads the pool-allocated pointers over the slots.
+    auto& slot = tag_cache[(reinterpret_cast<std::uintptr_t>(name) * 0x9E3779B97F4A7C15ull) >> 54];
     if (slot.name == name) return slot.tag;
     auto& names = tag_names();
     auto found = names.find(reinterpret_cast<const char*>(name));

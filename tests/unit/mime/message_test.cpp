@@ -73,9 +73,58 @@ TEST_CASE("mime: limits are checked before parsing", "[mime]") {
   }
 }
 
+TEST_CASE("mime: deeply nested message/rfc822 is refused before parsing", "[mime]") {
+  std::string msg;
+  for (int i = 0; i < 100000; ++i) msg += "Content-Type: message/RFC822\n\n";
+  msg += "Subject: bottom\n\nhello\n";
+  auto m = mime::scan_message(msg, Limits{});
+  REQUIRE_FALSE(m.issues.empty());
+  CHECK(m.issues[0].code == "mime.too_deep");
+  CHECK(m.parts.empty());
+}
+
 TEST_CASE("mime: looks_like_message", "[mime]") {
   CHECK(mime::looks_like_message("Return-Path: <a@b>\n"));
   CHECK(mime::looks_like_message("From someone@example.com Mon Nov  2 00:00:00 2026\n"));
   CHECK_FALSE(mime::looks_like_message("<?xml version='1.0'?>"));
   CHECK_FALSE(mime::looks_like_message("just some text\n"));
+}
+
+namespace {
+std::string base64(const std::string& in) {
+  static const char* abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<uint8_t>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= static_cast<uint8_t>(in[i + 2]);
+    out += abc[v >> 18 & 63];
+    out += abc[v >> 12 & 63];
+    out += i + 1 < in.size() ? abc[v >> 6 & 63] : '=';
+    out += i + 2 < in.size() ? abc[v & 63] : '=';
+    if (out.size() % 77 == 76) out += "\r\n";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("mime: base64 bodies of every length decode exactly", "[mime]") {
+  for (std::size_t len : {0u, 1u, 2u, 3u, 4u, 5u, 56u, 57u, 58u, 1000u, 4099u}) {
+    std::string data;
+    for (std::size_t i = 0; i < len; ++i) data.push_back(static_cast<char>((i * 131 + len) & 0xff));
+    std::string msg = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+                      base64(data) + "\r\n";
+    INFO("length " << len);
+    auto m = mime::scan_message(msg, Limits{});
+    REQUIRE(m.parts.size() == 1);
+    CHECK(m.parts[0].bytes == data);
+  }
+}
+
+TEST_CASE("mime: base64 with stray characters is still decoded leniently", "[mime]") {
+  std::string msg = "Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+                    "aGVs*bG8g!d29y\nbGQ=\n";
+  auto m = mime::scan_message(msg, Limits{});
+  REQUIRE(m.parts.size() == 1);
+  CHECK(m.parts[0].bytes == "hello world");
 }
