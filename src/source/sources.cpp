@@ -95,18 +95,35 @@ bool MaildirSource::next(RawMessage& out) {
 namespace {
 
 // Creates a Maildir++ folder (cur, new, tmp and the maildirfolder marker).
-fs::path ensure_folder(const std::string& maildir, const std::string& name) {
-  fs::path folder = fs::path(maildir) / name;
+// Where the Maildir++ folder `suffix` ("Processed", "Invalid") of `maildir`
+// lives: for a root Maildir, `maildir/.Processed`; for a Maildir++ subfolder
+// such as `~/Maildir/.dmarc`, its child `~/Maildir/.dmarc.Processed`, which
+// is how IMAP servers (Dovecot, Courier) name "dmarc/Processed".
+fs::path folder_path(const std::string& maildir, const std::string& suffix) {
+  fs::path dir = fs::path(maildir).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // a trailing slash
+  std::string base = dir.filename().string();
+  bool subfolder = base.size() > 1 && base[0] == '.' && base != ".." && fs::exists(dir / "maildirfolder");
+  return subfolder ? dir.parent_path() / (base + "." + suffix) : dir / ("." + suffix);
+}
+
+// Creates a Maildir++ folder (cur, new, tmp and the maildirfolder marker).
+void create_folder(const fs::path& folder) {
   for (const char* sub : {"cur", "new", "tmp"}) fs::create_directories(folder / sub);
   std::ofstream(folder / "maildirfolder", std::ios::app);
-  return folder;
 }
 
 }  // namespace
 
 void MaildirSource::finish(const RawMessage& msg, Disposition disposition) {
   fs::path from(msg.origin);
-  fs::path folder = ensure_folder(dir_, disposition == Disposition::processed ? ".Processed" : ".Invalid");
+  bool ok = disposition == Disposition::processed;
+  fs::path folder = folder_path(dir_, ok ? "Processed" : "Invalid");
+  bool& created = ok ? processed_created_ : invalid_created_;
+  if (!created) {
+    create_folder(folder);
+    created = true;
+  }
   std::string name = from.filename().string();
   if (name.find(":2,") == std::string::npos) name += ":2,S";  // seen
   fs::path to = folder / "cur" / name;

@@ -3,9 +3,10 @@
 // - FileSource: files and directories (recursive, in sorted order). Never
 //   moves or deletes anything.
 // - MaildirSource: new/ and cur/ of a Maildir. After a message's data is
-//   committed, finish() moves it into the Maildir++ folder .Processed (or
-//   .Invalid for rejects) inside the same Maildir, with rename(2), so it is
-//   never lost or copied. Nothing is ever deleted.
+//   committed, finish() moves it with rename(2) - never lost, never copied,
+//   nothing ever deleted - into the Maildir++ folder Processed (or Invalid
+//   for rejects): DIR/.Processed for a root Maildir, and the sibling
+//   .NAME.Processed for a Maildir++ subfolder DIR = .NAME.
 // - MboxSource: an mbox file, read-only, split on "From " lines (mboxrd
 //   ">From " unescaping), streamed so memory holds one message.
 //
@@ -71,6 +72,7 @@ class MaildirSource final : public MessageSource {
   std::vector<std::string> files_;
   std::size_t pos_ = 0;
   Limits limits_;
+  bool processed_created_ = false, invalid_created_ = false;
 };
 
 class MboxSource final : public MessageSource {

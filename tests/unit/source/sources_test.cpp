@@ -59,6 +59,20 @@ TEST_CASE("sources: a Maildir's messages move only when finished", "[source]") {
   CHECK_THROWS(source::MaildirSource((dir.path() / "nothing").string(), Limits{}));
 }
 
+TEST_CASE("sources: a Maildir++ subfolder's folders are its siblings", "[source]") {
+  test::TempDir dir;
+  fs::path sub = dir.path() / ".dmarc";
+  write(sub / "new" / "1.eml", "a");
+  write(sub / "maildirfolder", "");
+  source::MaildirSource src((sub.string() + "/"), Limits{});
+  source::RawMessage m;
+  REQUIRE(src.next(m));
+  src.finish(m, source::Disposition::processed);
+  CHECK(fs::exists(dir.path() / ".dmarc.Processed" / "cur" / "1.eml:2,S"));
+  CHECK(fs::exists(dir.path() / ".dmarc.Processed" / "maildirfolder"));
+  CHECK_FALSE(fs::exists(sub / ".Processed"));
+}
+
 TEST_CASE("sources: mbox messages are split on From lines and unescaped", "[source]") {
   test::TempDir dir;
   write(dir.path() / "box",
