@@ -1,7 +1,6 @@
 #include "dmarq/ingest/pipeline.h"
 
 #include <pthread.h>
-#include <sys/resource.h>
 
 #include <condition_variable>
 #include <deque>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "dmarq/ingest/extractor.h"
+#include "dmarq/util/cpu_time.h"
 
 namespace dmarq::ingest {
 namespace {
@@ -36,12 +36,6 @@ struct Batch {
   std::size_t size = 0;
 };
 
-double thread_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_THREAD, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 constexpr std::size_t kBatchOps = 512;
 constexpr std::size_t kBatches = 8;
@@ -74,7 +68,7 @@ struct PipelinedIngester::Impl final : OpSink {
     worker = std::thread([this] {
       pthread_setname_np(pthread_self(), "dmarq-load");  // for top and perf
       consume();
-      loader_cpu = thread_cpu_seconds();
+      loader_cpu = util::thread_cpu_seconds();
     });
   }
 

@@ -41,6 +41,20 @@ std::optional<int64_t> parse_since(const std::string& text, int64_t now) {
   return util::parse_iso_utc(text);
 }
 
+std::optional<store::ReportFilter> make_filter(const std::optional<std::string>& domain,
+                                               const std::optional<std::string>& since) {
+  store::ReportFilter filter;
+  filter.domain = domain;
+  if (since) {
+    filter.since = parse_since(*since, now_utc());
+    if (!filter.since) {
+      complain("--since: expected Nd, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got " + *since);
+      return std::nullopt;
+    }
+  }
+  return filter;
+}
+
 void complain(const std::string& message) { std::cerr << "dmarq: " << output::terminal_safe(message) << '\n'; }
 
 bool require_db(const Globals& g) {

@@ -9,6 +9,8 @@
 #include <optional>
 #include <string>
 
+#include "dmarq/store/store.h"
+
 namespace dmarq::cli {
 
 // Exit codes cron and scripts can act on.
@@ -32,6 +34,11 @@ std::string default_db_path();
 std::optional<int64_t> parse_since(const std::string& text, int64_t now);
 
 int64_t now_utc();
+
+// The --domain/--since filter of the read commands; nullopt (after saying
+// why) when --since is not a date.
+std::optional<store::ReportFilter> make_filter(const std::optional<std::string>& domain,
+                                               const std::optional<std::string>& since);
 
 // Each subcommand registers itself and sets `run` to its action.
 using Action = std::function<int()>;

@@ -19,15 +19,8 @@ struct ExportOptions {
 
 int run_export(const Globals& g, const ExportOptions& o) {
   if (!require_db(g)) return kUsage;
-  store::ReportFilter filter;
-  filter.domain = o.domain;
-  if (o.since) {
-    filter.since = parse_since(*o.since, now_utc());
-    if (!filter.since) {
-      complain("--since: expected Nd, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got " + *o.since);
-      return kUsage;
-    }
-  }
+  auto filter = make_filter(o.domain, o.since);
+  if (!filter) return kUsage;
   auto db = store::open_sqlite(g.db, store::OpenMode::read_only);
   std::ofstream file;
   if (!o.out.empty() && o.out != "-") {
@@ -39,7 +32,7 @@ int run_export(const Globals& g, const ExportOptions& o) {
   }
   std::ostream& out = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
   output::AggregateWriter writer(out, o.format == "json" ? output::ExportFormat::json : output::ExportFormat::csv);
-  db->for_each_record(filter, [&](const store::ExportRow& row) { writer.row(*row.meta, *row.record); });
+  db->for_each_record(*filter, [&](const store::ExportRow& row) { writer.row(*row.meta, *row.record); });
   writer.finish();
   out.flush();
   if (!out) {

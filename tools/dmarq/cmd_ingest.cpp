@@ -1,5 +1,4 @@
 // dmarq ingest: read files, Maildirs and mboxes into the database.
-#include <sys/resource.h>
 
 #include <chrono>
 #include <filesystem>
@@ -9,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli.h"
+#include "dmarq/util/cpu_time.h"
 #include "dmarq/ingest/pipeline.h"
 #include "dmarq/model/issue.h"
 #include "dmarq/source/sources.h"
@@ -18,12 +18,6 @@
 namespace dmarq::cli {
 namespace {
 
-double thread_cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_THREAD, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
 
 struct IngestOptions {
   std::vector<std::string> paths;
@@ -114,7 +108,7 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
                              t.messages, t.reports_new, t.reports_duplicate, t.records, t.duplicates,
                              t.rejected_inputs)
               << fmt::format("dmarq: {:.2f}s wall, {:.2f}s CPU extracting, {:.2f}s CPU loading\n", wall,
-                             thread_cpu_seconds(), load_cpu);
+                             util::thread_cpu_seconds(), load_cpu);
   return t.rejected_inputs > 0 ? kRejected : kOk;
 }
 

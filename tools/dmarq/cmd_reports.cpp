@@ -32,17 +32,10 @@ void print_csv(const std::vector<std::string>& header, const std::vector<std::ve
 
 int run_reports(const Globals& g, const ListOptions& o) {
   if (!require_db(g)) return kUsage;
-  store::ReportFilter filter;
-  filter.domain = o.domain;
-  if (o.since) {
-    filter.since = parse_since(*o.since, now_utc());
-    if (!filter.since) {
-      complain("--since: expected Nd, YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ, got " + *o.since);
-      return kUsage;
-    }
-  }
+  auto filter = make_filter(o.domain, o.since);
+  if (!filter) return kUsage;
   auto db = store::open_sqlite(g.db, store::OpenMode::read_only);
-  auto reports = db->list_reports(filter);
+  auto reports = db->list_reports(*filter);
 
   if (o.format == "json") {
     auto arr = nlohmann::ordered_json::array();
