@@ -2,10 +2,12 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -36,116 +38,183 @@ struct Batch {
   std::size_t size = 0;
 };
 
-
 constexpr std::size_t kBatchOps = 512;
-constexpr std::size_t kBatches = 8;
+constexpr std::size_t kBatchesPerExtractor = 6;
+
+// Thrown inside an extractor to unwind it when the pipeline has failed.
+// Deliberately not a std::exception, so that extract() does not take it for
+// a problem with the input.
+struct Stopped {};
 
 }  // namespace
 
-struct PipelinedIngester::Impl final : OpSink {
+struct PipelinedIngester::Impl {
+  // Everything guarded by `mu`; one condition variable for all waits keeps
+  // the wake-up logic simple (there are few threads and waits are rare).
+  std::mutex mu;
+  std::condition_variable cv;
+  std::exception_ptr failure;
+
+  struct Extractor final : OpSink {
+    Impl& pipe;
+    std::thread thread;
+    // Input: one message at a time.
+    std::optional<source::RawMessage> input;
+    int64_t now = 0;
+    bool closing = false;
+    // Output.
+    std::deque<Batch*> full, free;
+    std::vector<std::unique_ptr<Batch>> batches;
+    bool done = false;
+    Batch* current = nullptr;
+    const source::RawMessage* message = nullptr;
+    double cpu = 0;
+    // Loader-side cursor into this extractor's output.
+    Batch* reading = nullptr;
+    std::size_t pos = 0;
+
+    explicit Extractor(Impl& p) : pipe(p) {
+      for (std::size_t i = 0; i < kBatchesPerExtractor; ++i) {
+        batches.push_back(std::make_unique<Batch>());
+        batches.back()->ops.resize(kBatchOps);
+        free.push_back(batches.back().get());
+      }
+    }
+
+    void run() {
+      try {
+        for (;;) {
+          source::RawMessage msg;
+          int64_t at;
+          {
+            std::unique_lock lock(pipe.mu);
+            pipe.cv.wait(lock, [&] { return input || closing || pipe.failure; });
+            if (pipe.failure) break;
+            if (!input) break;  // closing and nothing left
+            msg = std::move(*input);
+            input.reset();
+            at = now;
+          }
+          pipe.cv.notify_all();  // the input slot is free again
+          message = &msg;
+          extract(msg, at, pipe.limits, *this);
+          message = nullptr;
+        }
+        push();
+      } catch (const Stopped&) {
+      } catch (...) {
+        pipe.fail(std::current_exception());
+      }
+      cpu = util::thread_cpu_seconds();
+      {
+        std::lock_guard lock(pipe.mu);
+        done = true;
+      }
+      pipe.cv.notify_all();
+    }
+
+    Op& next(OpKind kind) {
+      if (!current) {
+        std::unique_lock lock(pipe.mu);
+        pipe.cv.wait(lock, [&] { return !free.empty() || pipe.failure; });
+        if (pipe.failure) throw Stopped{};
+        current = free.front();
+        free.pop_front();
+        current->size = 0;
+      }
+      Op& op = current->ops[current->size++];
+      op.kind = kind;
+      return op;
+    }
+    void push_if_full() {
+      if (current && current->size == kBatchOps) push();
+    }
+    void push() {
+      if (!current) return;
+      {
+        std::lock_guard lock(pipe.mu);
+        full.push_back(current);
+      }
+      current = nullptr;
+      pipe.cv.notify_all();
+    }
+
+    void begin_message(const store::MessageInfo& info, bool readable) override {
+      Op& op = next(OpKind::begin_message);
+      op.info = info;
+      op.readable = readable;
+      push_if_full();
+    }
+    void begin_report(const model::ReportMeta& meta, const std::string& part) override {
+      Op& op = next(OpKind::begin_report);
+      op.meta = meta;
+      op.part = part;
+      push_if_full();
+    }
+    void record(const model::Record& record) override {
+      next(OpKind::record).record = record;
+      push_if_full();
+    }
+    void end_report(const model::ReportMeta& meta) override {
+      next(OpKind::end_report).meta = meta;
+      push_if_full();
+    }
+    void abort_report() override {
+      next(OpKind::abort_report);
+      push_if_full();
+    }
+    void reject(const store::Reject& reject) override {
+      next(OpKind::reject).reject = reject;
+      push_if_full();
+    }
+    void warning(const model::Issue& issue) override {
+      next(OpKind::warning).issue = issue;
+      push_if_full();
+    }
+    void end_message() override {
+      Op& op = next(OpKind::end_message);
+      op.message.origin = message->origin;
+      op.message.index = message->index;
+      op.message.read_error = message->read_error;
+      // Hand the message over now: the loader should not wait for a full batch.
+      push();
+    }
+  };
+
   Loader loader;
   Limits limits;
   OnDone on_done;
-
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Batch*> full, free;
-  std::vector<std::unique_ptr<Batch>> batches;
-  bool closing = false;
-  std::exception_ptr failure;
-  std::thread worker;
+  std::vector<std::unique_ptr<Extractor>> extractors;
+  std::thread load_thread;
   double loader_cpu = 0;
+  std::size_t submitted = 0;
+  bool stopped = false;
 
-  Batch* current = nullptr;
-  const source::RawMessage* submitting = nullptr;
-
-  Impl(store::Store& store, const Limits& l, OnDone done) : loader(store), limits(l), on_done(std::move(done)) {
-    for (std::size_t i = 0; i < kBatches; ++i) {
-      batches.push_back(std::make_unique<Batch>());
-      batches.back()->ops.resize(kBatchOps);
-      free.push_back(batches.back().get());
+  Impl(store::Store& store, const Limits& l, OnDone done, unsigned n) : loader(store), limits(l), on_done(std::move(done)) {
+    if (n == 0) n = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+    for (unsigned i = 0; i < n; ++i) extractors.push_back(std::make_unique<Extractor>(*this));
+    for (unsigned i = 0; i < n; ++i) {
+      Extractor* e = extractors[i].get();
+      e->thread = std::thread([e, i] {
+        std::string name = "dmarq-extract" + std::to_string(i);  // for top and perf
+        pthread_setname_np(pthread_self(), name.c_str());
+        e->run();
+      });
     }
-    worker = std::thread([this] {
-      pthread_setname_np(pthread_self(), "dmarq-load");  // for top and perf
-      consume();
+    load_thread = std::thread([this] {
+      pthread_setname_np(pthread_self(), "dmarq-load");
+      load();
       loader_cpu = util::thread_cpu_seconds();
     });
   }
 
-  // --- producer side (OpSink) ---------------------------------------------------
-
-  Op& next(OpKind kind) {
-    if (!current) current = take_free();
-    Op& op = current->ops[current->size++];
-    op.kind = kind;
-    return op;
-  }
-
-  void push_if_full() {
-    if (current && current->size == kBatchOps) push();
-  }
-
-  Batch* take_free() {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return !free.empty() || failure; });
-    if (failure) std::rethrow_exception(failure);
-    Batch* b = free.front();
-    free.pop_front();
-    b->size = 0;
-    return b;
-  }
-
-  void push() {
-    if (!current) return;
+  void fail(std::exception_ptr e) {
     {
       std::lock_guard lock(mu);
-      full.push_back(current);
+      if (!failure) failure = e;
     }
-    current = nullptr;
     cv.notify_all();
   }
-
-  void begin_message(const store::MessageInfo& info, bool readable) override {
-    Op& op = next(OpKind::begin_message);
-    op.info = info;
-    op.readable = readable;
-    push_if_full();
-  }
-  void begin_report(const model::ReportMeta& meta, const std::string& part) override {
-    Op& op = next(OpKind::begin_report);
-    op.meta = meta;
-    op.part = part;
-    push_if_full();
-  }
-  void record(const model::Record& record) override {
-    next(OpKind::record).record = record;
-    push_if_full();
-  }
-  void end_report(const model::ReportMeta& meta) override {
-    next(OpKind::end_report).meta = meta;
-    push_if_full();
-  }
-  void abort_report() override {
-    next(OpKind::abort_report);
-    push_if_full();
-  }
-  void reject(const store::Reject& reject) override {
-    next(OpKind::reject).reject = reject;
-    push_if_full();
-  }
-  void warning(const model::Issue& issue) override {
-    next(OpKind::warning).issue = issue;
-    push_if_full();
-  }
-  void end_message() override {
-    Op& op = next(OpKind::end_message);
-    op.message.origin = submitting->origin;
-    op.message.index = submitting->index;
-    op.message.read_error = submitting->read_error;
-    push_if_full();
-  }
-
-  // --- consumer side --------------------------------------------------------------
 
   void apply(Op& op) {
     switch (op.kind) {
@@ -163,70 +232,92 @@ struct PipelinedIngester::Impl final : OpSink {
     }
   }
 
-  void consume() {
+  // Applies the next whole message from `e`. False when `e` has no more.
+  bool load_message(Extractor& e) {
     for (;;) {
-      Batch* b = nullptr;
-      {
+      if (!e.reading) {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return !full.empty() || closing; });
-        if (full.empty()) return;  // closing and drained
-        b = full.front();
-        full.pop_front();
+        cv.wait(lock, [&] { return !e.full.empty() || e.done || failure; });
+        if (failure) return false;
+        if (e.full.empty()) return false;  // done and drained
+        e.reading = e.full.front();
+        e.full.pop_front();
+        e.pos = 0;
       }
-      try {
-        for (std::size_t i = 0; i < b->size; ++i) apply(b->ops[i]);
-      } catch (...) {
-        loader.abandon();
-        std::lock_guard lock(mu);
-        failure = std::current_exception();
-        free.push_back(b);
+      bool ended = false;
+      while (e.pos < e.reading->size && !ended) {
+        Op& op = e.reading->ops[e.pos++];
+        apply(op);
+        ended = op.kind == OpKind::end_message;
+      }
+      if (e.pos == e.reading->size) {
+        {
+          std::lock_guard lock(mu);
+          e.free.push_back(e.reading);
+        }
+        e.reading = nullptr;
         cv.notify_all();
-        return;
       }
-      {
-        std::lock_guard lock(mu);
-        free.push_back(b);
-      }
-      cv.notify_all();
+      if (ended) return true;
     }
+  }
+
+  void load() {
+    try {
+      // Message k was given to extractor k mod N: take them in that order.
+      for (std::size_t k = 0;; ++k)
+        if (!load_message(*extractors[k % extractors.size()])) break;
+    } catch (...) {
+      loader.abandon();
+      fail(std::current_exception());
+      return;
+    }
+    loader.abandon();  // only does something if a message was cut short
+  }
+
+  void submit(source::RawMessage&& msg, int64_t now) {
+    Extractor& e = *extractors[submitted % extractors.size()];
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return !e.input || failure; });
+      if (failure) std::rethrow_exception(failure);
+      e.input = std::move(msg);
+      e.now = now;
+    }
+    ++submitted;
+    cv.notify_all();
   }
 
   void stop() {
+    if (stopped) return;
+    stopped = true;
     {
       std::lock_guard lock(mu);
-      closing = true;
+      for (auto& e : extractors) e->closing = true;
     }
     cv.notify_all();
-    if (worker.joinable()) worker.join();
+    for (auto& e : extractors)
+      if (e->thread.joinable()) e->thread.join();
+    if (load_thread.joinable()) load_thread.join();
   }
 };
 
-PipelinedIngester::PipelinedIngester(store::Store& store, const Limits& limits, OnDone on_done)
-    : impl_(std::make_unique<Impl>(store, limits, std::move(on_done))) {}
+PipelinedIngester::PipelinedIngester(store::Store& store, const Limits& limits, OnDone on_done, unsigned extractors)
+    : impl_(std::make_unique<Impl>(store, limits, std::move(on_done), extractors)) {}
 
-PipelinedIngester::~PipelinedIngester() {
-  // Without finish() (an exception on the producer side) the batches queued
-  // so far are still applied: they are whole messages or end in a message
-  // whose end never comes, which the loader rolls back.
-  if (impl_->current) impl_->push();
-  impl_->stop();
-  impl_->loader.abandon();
-}
+PipelinedIngester::~PipelinedIngester() { impl_->stop(); }
 
-void PipelinedIngester::submit(const source::RawMessage& message, int64_t now) {
-  {
-    std::lock_guard lock(impl_->mu);
-    if (impl_->failure) std::rethrow_exception(impl_->failure);
-  }
-  impl_->submitting = &message;
-  extract(message, now, impl_->limits, *impl_);
-  impl_->submitting = nullptr;
-}
+void PipelinedIngester::submit(source::RawMessage message, int64_t now) { impl_->submit(std::move(message), now); }
 
 void PipelinedIngester::finish() {
-  impl_->push();
   impl_->stop();
   if (impl_->failure) std::rethrow_exception(impl_->failure);
+}
+
+double PipelinedIngester::extract_cpu_seconds() const {
+  double total = 0;
+  for (const auto& e : impl_->extractors) total += e->cpu;
+  return total;
 }
 
 double PipelinedIngester::loader_cpu_seconds() const { return impl_->loader_cpu; }
