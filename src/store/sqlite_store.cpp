@@ -57,7 +57,10 @@ class SqliteStore final : public Store {
     } else {
       check_version();
     }
-    detail::exec_sql(db_.get(), "PRAGMA cache_size=-16000; PRAGMA temp_store=MEMORY;");
+    // Ingest appends, so a small cache does as well as a large one and keeps
+    // the ingest within its memory budget; readers scan and get more.
+    detail::exec_sql(db_.get(), mode == OpenMode::read_write ? "PRAGMA cache_size=-8000; PRAGMA temp_store=MEMORY;"
+                                                             : "PRAGMA cache_size=-32000; PRAGMA temp_store=MEMORY;");
   }
 
   // --- write side -------------------------------------------------------------
