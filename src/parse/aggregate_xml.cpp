@@ -246,7 +246,7 @@ struct AggregateXmlParser::Impl {
   void end() {
     if (failed || stack.empty()) return;
     Tag tag = stack.back();
-    if (collect) leaf(tag, std::string(util::trim_xml_space(text)));
+    if (collect) leaf(tag, util::trim_xml_space(text));
     collect = false;
     Tag up = parent();
     if (tag == Tag::record && up == Tag::feedback) finish_record();
@@ -256,17 +256,25 @@ struct AggregateXmlParser::Impl {
 
   // --- fields ---------------------------------------------------------------
 
-  std::string enumerated(std::string value, Words words, std::string_view field) {
-    if (value.empty()) return value;
+  // Stores `value` in `target` as the RFC word when it is one (any case), as
+  // written otherwise (with a warning). Assigning into the target keeps the
+  // reused Record's string capacity.
+  void enumerated(std::string& target, std::string_view value, Words words, std::string_view field) {
     for (auto w : words)  // the usual case: already a lower-case word
-      if (value == w) return value;
+      if (value == w) {
+        target.assign(w);
+        return;
+      }
     for (auto w : words)
-      if (util::iequals(value, w)) return std::string(w);
-    warn("xml.unknown_value", fmt::format("unknown {} value '{}' kept as written", field, value));
-    return value;
+      if (util::iequals(value, w)) {
+        target.assign(w);
+        return;
+      }
+    target.assign(value);
+    if (!value.empty()) warn("xml.unknown_value", fmt::format("unknown {} value '{}' kept as written", field, value));
   }
 
-  int64_t timestamp(const std::string& value, std::string_view field) {
+  int64_t timestamp(std::string_view value, std::string_view field) {
     int64_t out = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
     if (ec == std::errc{} && ptr == value.data() + value.size()) return out;
@@ -281,23 +289,23 @@ struct AggregateXmlParser::Impl {
     return 0;
   }
 
-  void leaf(Tag tag, std::string value) {
+  void leaf(Tag tag, std::string_view value) {
     Tag up = parent();
     Tag up2 = parent(2);
     auto& pol = meta.policy;
     switch (up) {
       case Tag::feedback:
-        if (tag == Tag::version) meta.version = std::move(value);
+        if (tag == Tag::version) meta.version.assign(value);
         break;
       case Tag::report_metadata:
         switch (tag) {
-          case Tag::org_name: meta.org_name = std::move(value); break;
-          case Tag::email: meta.email = std::move(value); break;
-          case Tag::extra_contact_info: meta.extra_contact_info = std::move(value); break;
-          case Tag::report_id: meta.report_id = std::move(value); break;
-          case Tag::generator: meta.generator = std::move(value); break;
+          case Tag::org_name: meta.org_name.assign(value); break;
+          case Tag::email: meta.email.assign(value); break;
+          case Tag::extra_contact_info: meta.extra_contact_info.assign(value); break;
+          case Tag::report_id: meta.report_id.assign(value); break;
+          case Tag::generator: meta.generator.assign(value); break;
           case Tag::error:
-            if (meta.errors.size() < limits.max_auth_results) meta.errors.push_back(std::move(value));
+            if (meta.errors.size() < limits.max_auth_results) meta.errors.emplace_back(value);
             break;
           default: break;
         }
@@ -310,15 +318,15 @@ struct AggregateXmlParser::Impl {
       case Tag::policy_published:
         switch (tag) {
           case Tag::domain: pol.domain = util::to_lower_ascii(value); break;
-          case Tag::adkim: pol.adkim = enumerated(std::move(value), kAlignment, "adkim"); break;
-          case Tag::aspf: pol.aspf = enumerated(std::move(value), kAlignment, "aspf"); break;
-          case Tag::p: pol.p = enumerated(std::move(value), kPolicy, "p"); break;
-          case Tag::sp: pol.sp = enumerated(std::move(value), kPolicy, "sp"); break;
-          case Tag::np: pol.np = enumerated(std::move(value), kPolicy, "np"); break;
-          case Tag::fo: pol.fo = std::move(value); break;
-          case Tag::testing: pol.testing = enumerated(std::move(value), kTesting, "testing"); break;
+          case Tag::adkim: enumerated(pol.adkim, value, kAlignment, "adkim"); break;
+          case Tag::aspf: enumerated(pol.aspf, value, kAlignment, "aspf"); break;
+          case Tag::p: enumerated(pol.p, value, kPolicy, "p"); break;
+          case Tag::sp: enumerated(pol.sp, value, kPolicy, "sp"); break;
+          case Tag::np: enumerated(pol.np, value, kPolicy, "np"); break;
+          case Tag::fo: pol.fo.assign(value); break;
+          case Tag::testing: enumerated(pol.testing, value, kTesting, "testing"); break;
           case Tag::discovery_method:
-            pol.discovery_method = enumerated(std::move(value), kDiscovery, "discovery_method");
+            enumerated(pol.discovery_method, value, kDiscovery, "discovery_method");
             break;
           case Tag::pct: {
             int64_t v = 0;
@@ -333,7 +341,7 @@ struct AggregateXmlParser::Impl {
         }
         break;
       case Tag::row:
-        if (tag == Tag::source_ip) rec.source_ip_text = std::move(value);
+        if (tag == Tag::source_ip) rec.source_ip_text.assign(value);
         if (tag == Tag::count) {
           uint64_t v = 0;
           auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
@@ -344,38 +352,38 @@ struct AggregateXmlParser::Impl {
         }
         break;
       case Tag::policy_evaluated:
-        if (tag == Tag::disposition) rec.disposition = enumerated(std::move(value), kDisposition, "disposition");
-        if (tag == Tag::dkim) rec.dkim = enumerated(std::move(value), kPassFail, "policy_evaluated dkim");
-        if (tag == Tag::spf) rec.spf = enumerated(std::move(value), kPassFail, "policy_evaluated spf");
+        if (tag == Tag::disposition) enumerated(rec.disposition, value, kDisposition, "disposition");
+        if (tag == Tag::dkim) enumerated(rec.dkim, value, kPassFail, "policy_evaluated dkim");
+        if (tag == Tag::spf) enumerated(rec.spf, value, kPassFail, "policy_evaluated spf");
         break;
       case Tag::reason:
         if (up2 != Tag::policy_evaluated || rec.reasons.empty()) break;
-        if (tag == Tag::type) rec.reasons.back().type = enumerated(std::move(value), kReason, "reason type");
-        if (tag == Tag::comment) rec.reasons.back().comment = std::move(value);
+        if (tag == Tag::type) enumerated(rec.reasons.back().type, value, kReason, "reason type");
+        if (tag == Tag::comment) rec.reasons.back().comment.assign(value);
         break;
       case Tag::identifiers:
-        if (tag == Tag::envelope_to) rec.envelope_to = std::move(value);
-        if (tag == Tag::envelope_from) rec.envelope_from = std::move(value);
-        if (tag == Tag::header_from) rec.header_from = std::move(value);
+        if (tag == Tag::envelope_to) rec.envelope_to.assign(value);
+        if (tag == Tag::envelope_from) rec.envelope_from.assign(value);
+        if (tag == Tag::header_from) rec.header_from.assign(value);
         break;
       case Tag::dkim:
         if (up2 != Tag::auth_results || rec.dkim_results.empty()) break;
         {
           auto& d = rec.dkim_results.back();
-          if (tag == Tag::domain) d.domain = std::move(value);
-          if (tag == Tag::selector) d.selector = std::move(value);
-          if (tag == Tag::result) d.result = enumerated(std::move(value), kDkimResult, "DKIM result");
-          if (tag == Tag::human_result) d.human_result = std::move(value);
+          if (tag == Tag::domain) d.domain.assign(value);
+          if (tag == Tag::selector) d.selector.assign(value);
+          if (tag == Tag::result) enumerated(d.result, value, kDkimResult, "DKIM result");
+          if (tag == Tag::human_result) d.human_result.assign(value);
         }
         break;
       case Tag::spf:
         if (up2 != Tag::auth_results || rec.spf_results.empty()) break;
         {
           auto& s = rec.spf_results.back();
-          if (tag == Tag::domain) s.domain = std::move(value);
-          if (tag == Tag::scope) s.scope = enumerated(std::move(value), kSpfScope, "SPF scope");
-          if (tag == Tag::result) s.result = enumerated(std::move(value), kSpfResult, "SPF result");
-          if (tag == Tag::human_result) s.human_result = std::move(value);
+          if (tag == Tag::domain) s.domain.assign(value);
+          if (tag == Tag::scope) enumerated(s.scope, value, kSpfScope, "SPF scope");
+          if (tag == Tag::result) enumerated(s.result, value, kSpfResult, "SPF result");
+          if (tag == Tag::human_result) s.human_result.assign(value);
         }
         break;
       default:
