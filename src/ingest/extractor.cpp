@@ -29,12 +29,19 @@ bool declared_as_report(const mime::Part& part) {
   return false;
 }
 
-// An XML declaration or a root element named feedback (any prefix): used for
-// parts that are not declared as reports (text/html bodies start with '<' too).
+// A root element named feedback (any prefix), after an optional XML
+// declaration and comments: used for parts that are not declared as reports
+// (text/html bodies start with '<' too, XHTML even with "<?xml").
 bool starts_like_report(std::string_view b) {
   if (b.substr(0, 3) == "\xEF\xBB\xBF") b.remove_prefix(3);
   b = util::trim_xml_space(b.substr(0, 4096));
-  if (b.substr(0, 5) == "<?xml") return true;
+  for (;;) {  // skip the declaration, processing instructions and comments
+    std::string_view close = b.substr(0, 4) == "<!--" ? "-->" : b.substr(0, 2) == "<?" ? "?>" : "";
+    if (close.empty()) break;
+    std::size_t end = b.find(close);
+    if (end == std::string_view::npos) return false;
+    b = util::trim_xml_space(b.substr(end + close.size()));
+  }
   if (b.empty() || b[0] != '<') return false;
   std::size_t end = b.find_first_of(" \t\r\n/>", 1);
   std::string_view name = b.substr(1, end == std::string_view::npos ? std::string_view::npos : end - 1);

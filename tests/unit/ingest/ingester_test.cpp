@@ -128,3 +128,19 @@ TEST_CASE("ingester: non-report inputs say what they are", "[ingest]") {
   REQUIRE(u.rejects.size() == 1);
   CHECK(u.rejects[0].code == "input.unreadable");
 }
+
+TEST_CASE("ingester: undeclared parts count as reports only when their root is <feedback>", "[ingest]") {
+  Fixture f;
+  std::string xml = test::read_data("reports/basic.xml");
+  std::string msg = "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n"
+                    "--B\nContent-Type: text/html\n\n<?xml version=\"1.0\"?>\n<!-- x -->\n<html><body>Report</body></html>\n"
+                    "--B\nContent-Type: text/plain\n\n" + xml + "\n--B--\n";
+  source::RawMessage raw{msg, "inline.eml", "", 0};
+  auto r = f.ingester.ingest(raw, 1800000000);
+  INFO(describe(r));
+  CHECK(r.outcome == ingest::Outcome::ok);
+  CHECK(r.reports_new == 1);
+  auto links = f.db->list_sources();
+  REQUIRE(links.size() == 1);
+  CHECK(links[0].part == "2");
+}
