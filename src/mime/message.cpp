@@ -98,10 +98,27 @@ bool decode_base64_fast(std::string_view in, std::string& out) {
   }();
   out.resize(in.size() / 4 * 3 + 3);
   char* dst = out.data();
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  const auto* end = p + in.size();
   uint32_t acc = 0;
   int bits = 0;
-  for (unsigned char c : in) {
-    int v = table[c];
+  while (p < end) {
+    // Fast path: four alphabet characters on a quantum boundary make three
+    // bytes at once (most of a 76-column line).
+    if (bits == 0 && end - p >= 4) {
+      int a = table[p[0]], b = table[p[1]], c = table[p[2]], d = table[p[3]];
+      if ((a | b | c | d) >= 0) {
+        uint32_t v = static_cast<uint32_t>(a) << 18 | static_cast<uint32_t>(b) << 12 |
+                     static_cast<uint32_t>(c) << 6 | static_cast<uint32_t>(d);
+        dst[0] = static_cast<char>(v >> 16);
+        dst[1] = static_cast<char>(v >> 8 & 0xff);
+        dst[2] = static_cast<char>(v & 0xff);
+        dst += 3;
+        p += 4;
+        continue;
+      }
+    }
+    int v = table[*p++];
     if (v >= 0) {
       acc = (acc << 6) | static_cast<uint32_t>(v);
       bits += 6;
