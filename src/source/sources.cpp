@@ -94,17 +94,26 @@ bool MaildirSource::next(RawMessage& out) {
 
 namespace {
 
-// Creates a Maildir++ folder (cur, new, tmp and the maildirfolder marker).
 // Where the Maildir++ folder `suffix` ("Processed", "Invalid") of `maildir`
 // lives: for a root Maildir, `maildir/.Processed`; for a Maildir++ subfolder
 // such as `~/Maildir/.dmarc`, its child `~/Maildir/.dmarc.Processed`, which
-// is how IMAP servers (Dovecot, Courier) name "dmarc/Processed".
+// is how IMAP servers (Dovecot, Courier) name "dmarc/Processed". When the
+// Maildir is itself one of these folders (a retry of `.dmarc.Invalid`), the
+// targets are its siblings, so a message rejected again stays where it is.
 fs::path folder_path(const std::string& maildir, const std::string& suffix) {
   fs::path dir = fs::path(maildir).lexically_normal();
   if (dir.filename().empty()) dir = dir.parent_path();  // a trailing slash
   std::string base = dir.filename().string();
   bool subfolder = base.size() > 1 && base[0] == '.' && base != ".." && fs::exists(dir / "maildirfolder");
-  return subfolder ? dir.parent_path() / (base + "." + suffix) : dir / ("." + suffix);
+  if (!subfolder) return dir / ("." + suffix);
+  for (std::string_view managed : {".Processed", ".Invalid"}) {
+    std::string_view b = base;
+    if (b.size() >= managed.size() && b.substr(b.size() - managed.size()) == managed) {
+      std::string owner(b.substr(0, b.size() - managed.size()));  // "" for the root Maildir's own folder
+      return dir.parent_path() / (owner + "." + suffix);
+    }
+  }
+  return dir.parent_path() / (base + "." + suffix);
 }
 
 // Creates a Maildir++ folder (cur, new, tmp and the maildirfolder marker).
@@ -127,6 +136,9 @@ void MaildirSource::finish(const RawMessage& msg, Disposition disposition) {
   std::string name = from.filename().string();
   if (name.find(":2,") == std::string::npos) name += ":2,S";  // seen
   fs::path to = folder / "cur" / name;
+  std::error_code same_ec;
+  if (fs::equivalent(from.parent_path(), to.parent_path(), same_ec) && from.filename() == to.filename())
+    return;  // already where it belongs (a retried message rejected again)
   for (int n = 1; fs::exists(to); ++n) to = folder / "cur" / fmt::format("{}.{}", name, n);
   std::error_code ec;
   fs::rename(from, to, ec);

@@ -73,6 +73,24 @@ TEST_CASE("sources: a Maildir++ subfolder's folders are its siblings", "[source]
   CHECK_FALSE(fs::exists(sub / ".Processed"));
 }
 
+TEST_CASE("sources: retrying the Invalid folder keeps rejects there and files the rest beside it", "[source]") {
+  test::TempDir dir;
+  fs::path invalid = dir.path() / ".dmarc.Invalid";
+  write(invalid / "cur" / "1.eml:2,S", "a");
+  write(invalid / "cur" / "2.eml:2,S", "b");
+  write(invalid / "maildirfolder", "");
+  source::MaildirSource src(invalid.string(), Limits{});
+  source::RawMessage m;
+  REQUIRE(src.next(m));
+  src.finish(m, source::Disposition::invalid);
+  CHECK(fs::exists(invalid / "cur" / "1.eml:2,S"));
+  REQUIRE(src.next(m));
+  src.finish(m, source::Disposition::processed);
+  CHECK(fs::exists(dir.path() / ".dmarc.Processed" / "cur" / "2.eml:2,S"));
+  CHECK_FALSE(fs::exists(dir.path() / ".dmarc.Invalid.Invalid"));
+  CHECK_FALSE(fs::exists(dir.path() / ".dmarc.Invalid.Processed"));
+}
+
 TEST_CASE("sources: mbox messages are split on From lines and unescaped", "[source]") {
   test::TempDir dir;
   write(dir.path() / "box",
