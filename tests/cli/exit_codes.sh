@@ -55,4 +55,11 @@ expect_exit 0 dq -v ingest "$DATA/basic.xml"
 expect_contains "-v summary" "1 message(s)" "$err"
 expect_contains "-v summary" "1 duplicate message(s)" "$err"
 
+# The rejects table gives each reject two readable lines, with no escaped
+# newline of our own (only report bytes are escaped).
+expect_exit 0 dq rejects
+expect_not_contains "rejects table" '\x0a' "$out"
+expect_contains "rejects table" "doctype-bomb.xml" "$out"
+expect_contains "rejects table" $'\n    xml.doctype: ' "$out"
+
 echo ok

@@ -94,9 +94,11 @@ int run_rejects(const Globals& g, const std::string& format) {
   }
   // Reasons are the point here: one block per reject rather than a table
   // that would cut them.
-  for (const auto& r : rows)
-    std::cout << output::terminal_safe(fmt::format("{}  {}{}\n    {}: {}\n", r[0], r[1],
-                                                   r[2].empty() ? "" : " part " + r[2], r[3], r[4]));
+  for (const auto& r : rows) {
+    auto safe = [](const std::string& text) { return output::terminal_safe(text); };
+    std::cout << r[0] << "  " << safe(r[1]) << (r[2].empty() || r[2] == "-" ? "" : " part " + safe(r[2])) << "\n    "
+              << safe(r[3]) << ": " << safe(r[4]) << "\n";
+  }
   return kOk;
 }
 
