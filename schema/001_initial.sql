@@ -42,7 +42,8 @@ CREATE TABLE report (
   testing            TEXT    NOT NULL DEFAULT '',
   discovery_method   TEXT    NOT NULL DEFAULT '',
   has_extensions     INTEGER NOT NULL DEFAULT 0,
-  record_count       INTEGER NOT NULL DEFAULT 0,
+  first_record       INTEGER,                      -- records are ids first_record ..
+  record_count       INTEGER NOT NULL DEFAULT 0,   --   first_record + record_count - 1
   message_count      INTEGER NOT NULL DEFAULT 0,   -- sum of row/count
   UNIQUE (org_name, report_id, policy_domain, begin_ts, end_ts)
 );
@@ -79,7 +80,9 @@ CREATE TABLE record (
   header_from   TEXT    NOT NULL DEFAULT '',
   has_extensions INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX record_report ON record(report_id);
+-- No index on record(report_id): a report's records are the contiguous id
+-- range report.first_record .. + record_count - 1 (the store assigns ids),
+-- and an index would cost every insert a second B-tree write.
 
 CREATE TABLE dkim_result (
   record_id    INTEGER NOT NULL REFERENCES record(id),

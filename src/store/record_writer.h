@@ -34,6 +34,8 @@ class RecordWriter {
   void start_transaction();
   // Records rows for `report`; returns the id the record will have.
   int64_t add(int64_t report, const model::Record& record);
+  // The id the next record will get.
+  int64_t next_id() const { return next_id_; }
   void flush();
   void discard() { buffered_ = 0; }
 

@@ -89,6 +89,7 @@ class SqliteStore final : public Store {
     detail::exec_sql(db_.get(), "SAVEPOINT report");
     part_ = part;
     record_count_ = message_count_ = 0;
+    first_record_ = records_.next_id();
     auto& q = stmt(insert_report_,
                    "INSERT INTO report(message_id, part, org_name, report_id, policy_domain, begin_ts, end_ts) "
                    "VALUES (?1,?2,?3,?4,?5,?6,?7) ON CONFLICT DO NOTHING");
@@ -119,7 +120,7 @@ class SqliteStore final : public Store {
                      "UPDATE report SET xml_namespace=?2, version=?3, org_name=?4, email=?5, extra_contact_info=?6, "
                      "report_id=?7, generator=?8, begin_ts=?9, end_ts=?10, policy_domain=?11, adkim=?12, aspf=?13, "
                      "p=?14, sp=?15, np=?16, pct=?17, fo=?18, testing=?19, discovery_method=?20, "
-                     "has_extensions=?21, record_count=?22, message_count=?23 WHERE id=?1");
+                     "has_extensions=?21, record_count=?22, message_count=?23, first_record=?24 WHERE id=?1");
       const auto& pol = m.policy;
       q.bind(1, report_row_).bind(2, m.xml_namespace).bind(3, m.version).bind(4, m.org_name).bind(5, m.email)
           .bind(6, m.extra_contact_info).bind(7, m.report_id).bind(8, m.generator).bind(9, m.begin)
@@ -129,6 +130,7 @@ class SqliteStore final : public Store {
       q.bind(18, pol.fo).bind(19, pol.testing).bind(20, pol.discovery_method)
           .bind(21, int64_t{m.has_extensions}).bind(22, static_cast<int64_t>(record_count_))
           .bind(23, static_cast<int64_t>(message_count_));
+      if (record_count_ > 0) q.bind(24, first_record_); else q.bind_null(24);
       if (q.exec(true) != SQLITE_DONE) {
         // The metadata after the records names a report we already have.
         detail::exec_sql(db_.get(), "ROLLBACK TO report");
@@ -303,6 +305,7 @@ class SqliteStore final : public Store {
   bool duplicate_ = false;
   std::string part_;
   uint64_t record_count_ = 0, message_count_ = 0;
+  int64_t first_record_ = 0;
 };
 
 model::ReportMeta SqliteStore::load_meta(int64_t id) {
@@ -356,7 +359,9 @@ std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {
          "total(CASE WHEN dkim_eval='pass' THEN count END), total(CASE WHEN spf_eval='pass' THEN count END), "
          "total(CASE WHEN disposition IN ('', 'none', 'pass') THEN count END), "
          "total(CASE WHEN disposition='quarantine' THEN count END), "
-         "total(CASE WHEN disposition='reject' THEN count END) FROM record WHERE report_id=?1");
+         "total(CASE WHEN disposition='reject' THEN count END) FROM record "
+         "WHERE id BETWEEN (SELECT first_record FROM report WHERE id=?1) "
+         "AND (SELECT first_record + record_count - 1 FROM report WHERE id=?1)");
   q.bind(1, id);
   q.step();
   auto u = [&](int col) { return static_cast<uint64_t>(q.i64(col)); };
@@ -379,7 +384,9 @@ void SqliteStore::for_each_record(const ReportFilter& f, const std::function<voi
   bind_filter(reports, f);
   Stmt records(db_.get(),
                "SELECT id, source_ip, source_ip_raw, count, disposition, dkim_eval, spf_eval, envelope_to, "
-               "envelope_from, header_from FROM record WHERE report_id=?1 ORDER BY id");
+               "envelope_from, header_from FROM record "
+               "WHERE id BETWEEN (SELECT first_record FROM report WHERE id=?1) "
+               "AND (SELECT first_record + record_count - 1 FROM report WHERE id=?1) ORDER BY id");
   Stmt dkim(db_.get(), "SELECT domain, selector, result, human_result FROM dkim_result WHERE record_id=?1 ORDER BY seq");
   Stmt spf(db_.get(), "SELECT domain, scope, result, human_result FROM spf_result WHERE record_id=?1 ORDER BY seq");
   Stmt reasons(db_.get(), "SELECT type, comment FROM override_reason WHERE record_id=?1 ORDER BY seq");

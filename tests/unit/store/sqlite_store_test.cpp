@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include "dmarq/parse/aggregate_xml.h"
 #include "dmarq/store/ingest_lock.h"
 #include "dmarq/store/store.h"
@@ -87,6 +89,52 @@ TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others 
   REQUIRE(rejects.size() == 1);
   CHECK(rejects[0].reason == "broken");
   CHECK(s->has_message("m"));
+}
+
+TEST_CASE("sqlite_store: each report's records are one contiguous id range", "[store]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "t.sqlite").string();
+  auto s = store::open_sqlite(path, store::OpenMode::read_write);
+  auto r = basic();
+  for (int m = 0; m < 3; ++m) {
+    s->begin_message({"m" + std::to_string(m), "test", 1, 1000});
+    for (int k = 0; k < 3; ++k) {
+      auto copy = r;
+      copy.meta.report_id = "r" + std::to_string(m) + "-" + std::to_string(k);
+      s->begin_report(copy.meta, std::to_string(k));
+      for (const auto& rec : copy.records) s->add_record(rec);
+      if (k == 1) {
+        s->abort_report();  // its ids are free again
+      } else {
+        s->end_report(copy.meta);
+      }
+    }
+    s->commit_message({});
+  }
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(raw, sql, -1, &st, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  };
+  CHECK(scalar("SELECT count(*) FROM report") == 6);
+  CHECK(scalar("SELECT count(*) FROM record") == 18);
+  // Every record lies in its own report's range, and each range is full.
+  CHECK(scalar("SELECT count(*) FROM record c JOIN report r ON r.id = c.report_id "
+               "WHERE c.id NOT BETWEEN r.first_record AND r.first_record + r.record_count - 1") == 0);
+  CHECK(scalar("SELECT count(*) FROM report r WHERE r.record_count != (SELECT count(*) FROM record c "
+               "WHERE c.id BETWEEN r.first_record AND r.first_record + r.record_count - 1)") == 0);
+  sqlite3_close(raw);
+  for (const auto& rep : s->list_reports({})) {
+    auto stats = s->report_stats(rep.id);
+    REQUIRE(stats);
+    CHECK(stats->records == 3);
+    CHECK(stats->messages == 16);
+  }
 }
 
 TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
