@@ -8,6 +8,8 @@
 #include <libxml/SAX2.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <array>
 #include <span>
 #include <charconv>
@@ -463,6 +465,30 @@ struct AggregateXmlParser::Impl {
     if (impl->ctxt) xmlStopParser(impl->ctxt);
   }
 
+  // The parser running on this thread, for errors libxml2 raises without a
+  // context: bytes that are invalid in the declared encoding are reported
+  // that way, and are the real reason the document then ends early.
+  static inline thread_local Impl* active_parser = nullptr;
+
+  static void on_generic_error(void*, const char* format, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, format);
+    std::vsnprintf(buf, sizeof buf, format, ap);
+    va_end(ap);
+    Impl* impl = active_parser;
+    if (!impl || impl->failed) return;
+    std::string msg(util::trim_xml_space(buf));
+    if (msg.empty() || msg == "encoder error") return;  // the detail comes in its own message
+    std::replace(msg.begin(), msg.end(), '\n', ' ');
+    // Not fail(): libxml2 is in the middle of switching its input here, so
+    // neither stopping the parser nor asking it for the line is safe. The
+    // parse ends by itself once the input cannot be decoded.
+    impl->failed = true;
+    impl->issues.push_back(Issue{"xml.encoding", Severity::error,
+                                 "cannot decode the document in its declared encoding: " + msg, ""});
+  }
+
   // Fills libxml2's buffer completely unless the input ends: libxml2 2.9
   // misparses an XML declaration that arrives in short reads.
   static int on_read(void* ctx, char* buf, int len) {
@@ -478,6 +504,12 @@ struct AggregateXmlParser::Impl {
   }
 
   bool run(util::ByteReader& in) {
+    // Errors without a parser context (encoding conversion, I/O) would go to
+    // libxml2's generic handler, which prints to stderr. Those we need also
+    // reach our context's handler; the rest is noise on a cron job's output.
+    // The handler is per thread in libxml2, so set it on every run.
+    xmlSetGenericErrorFunc(nullptr, on_generic_error);
+    active_parser = this;
     sax.initialized = XML_SAX2_MAGIC;
     sax.startElementNs = on_start;
     sax.endElementNs = on_end;
@@ -500,6 +532,7 @@ struct AggregateXmlParser::Impl {
     ctxt->_private = this;
     xmlCtxtUseOptions(ctxt, XML_PARSE_NONET | XML_PARSE_NOBLANKS);
     xmlParseDocument(ctxt);
+    active_parser = nullptr;
     return !failed;
   }
 };

@@ -62,4 +62,9 @@ expect_not_contains "rejects table" '\x0a' "$out"
 expect_contains "rejects table" "doctype-bomb.xml" "$out"
 expect_contains "rejects table" $'\n    xml.doctype: ' "$out"
 
+# Bytes invalid in the declared encoding: one line of ours, none of libxml2's.
+expect_exit 1 dq ingest "$DATA/bad-1252.xml"
+expect_eq "stderr lines for a bad encoding" 1 "$(printf '%s\n' "$err" | wc -l)"
+expect_contains "bad encoding reason" "cannot decode the document in its declared encoding" "$err"
+
 echo ok

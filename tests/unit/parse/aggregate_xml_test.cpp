@@ -85,7 +85,8 @@ TEST_CASE("aggregate_xml: hostile and broken documents are rejected with a reaso
     std::string file, code;
   };
   auto c = GENERATE(Case{"doctype-bomb.xml", "xml.doctype"}, Case{"xxe.xml", "xml.doctype"},
-                    Case{"not-feedback.xml", "xml.not_aggregate"}, Case{"truncated.xml", "xml.malformed"});
+                    Case{"not-feedback.xml", "xml.not_aggregate"}, Case{"truncated.xml", "xml.malformed"},
+                    Case{"bad-1252.xml", "xml.encoding"});
   INFO(c.file);
   model::Issues issues;
   auto report = parse_xml(test::read_data("reports/" + c.file), issues);
