@@ -144,3 +144,22 @@ TEST_CASE("ingester: undeclared parts count as reports only when their root is <
   REQUIRE(links.size() == 1);
   CHECK(links[0].part == "2");
 }
+
+TEST_CASE("ingester: one message may carry several reports", "[ingest]") {
+  Fixture f;
+  std::string good = test::read_data("reports/basic-multipart.eml");
+  auto close = good.rfind("--outer-b--");
+  REQUIRE(close != std::string::npos);
+  std::string msg = good.substr(0, close) + "--outer-b\nContent-Type: text/xml; name=bis.xml\n\n" +
+                    test::read_data("reports/dmarcbis.xml") + "\n" + good.substr(close);
+  source::RawMessage raw{msg, "two.eml", "", 0};
+  auto r = f.ingester.ingest(raw, 1800000000);
+  INFO(describe(r));
+  CHECK(r.outcome == ingest::Outcome::ok);
+  CHECK(r.reports_new == 2);
+  CHECK(r.records == 4);
+  auto links = f.db->list_sources();
+  REQUIRE(links.size() == 2);
+  CHECK(links[0].part == "2:receiver.example!example.com!1793491200!1793577599.xml");
+  CHECK(links[1].part == "3");
+}
