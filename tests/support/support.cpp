@@ -1,5 +1,7 @@
 #include "support/support.h"
 
+#include "dmarq/parse/aggregate_xml.h"
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -21,6 +23,13 @@ std::string read_file(const std::filesystem::path& path) {
 }
 
 std::string read_data(const std::string& relative) { return read_file(data_path(relative)); }
+
+model::AggregateReport parse_report(const std::string& file) {
+  model::Issues issues;
+  auto r = parse::parse_aggregate_xml(read_data("reports/" + file), Limits{}, issues);
+  REQUIRE(r);
+  return *r;
+}
 
 std::string dump(const model::AggregateReport& r) {
   const auto& m = r.meta;

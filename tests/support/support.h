@@ -14,6 +14,9 @@ std::filesystem::path data_path(const std::string& relative);
 std::string read_data(const std::string& relative);
 std::string read_file(const std::filesystem::path& path);
 
+// Parses tests/data/reports/<file>, which must be a valid report.
+model::AggregateReport parse_report(const std::string& file);
+
 // Field-by-field text of a report, one "key: value" per line.
 std::string dump(const model::AggregateReport& report);
 

@@ -10,14 +10,6 @@
 
 using namespace dmarq;
 
-namespace {
-model::AggregateReport basic() {
-  model::Issues issues;
-  auto r = parse::parse_aggregate_xml(test::read_data("reports/basic.xml"), Limits{}, issues);
-  REQUIRE(r);
-  return *r;
-}
-}  // namespace
 
 TEST_CASE("aggregate_export: CSV header is parsedmarc's, in order", "[output]") {
   std::ostringstream out;
@@ -32,7 +24,7 @@ TEST_CASE("aggregate_export: CSV header is parsedmarc's, in order", "[output]") 
 }
 
 TEST_CASE("aggregate_export: golden CSV and JSON of a report", "[output]") {
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   std::ostringstream csv, json;
   {
     output::AggregateWriter w(csv, output::ExportFormat::csv);
@@ -54,7 +46,7 @@ TEST_CASE("aggregate_export: golden CSV and JSON of a report", "[output]") {
 }
 
 TEST_CASE("aggregate_export: a hostile value cannot become a formula", "[output]") {
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   r.meta.org_name = "=HYPERLINK(\"http://x\")";
   std::ostringstream csv;
   {

@@ -11,13 +11,6 @@ using namespace dmarq;
 
 namespace {
 
-model::AggregateReport basic() {
-  model::Issues issues;
-  auto r = parse::parse_aggregate_xml(test::read_data("reports/basic.xml"), Limits{}, issues);
-  REQUIRE(r);
-  return *r;
-}
-
 // Stores `report` as the only report of a message; returns whether it was new.
 bool store_report(store::Store& s, const model::AggregateReport& r, const std::string& sha) {
   s.begin_message({sha, "test:" + sha, 1, 1000});
@@ -43,7 +36,7 @@ TEST_CASE("sqlite_store: migrations set user_version and reopen cleanly", "[stor
 TEST_CASE("sqlite_store: a report is stored once, by its identity", "[store]") {
   test::TempDir dir;
   auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   CHECK(store_report(*s, r, "a"));
   CHECK_FALSE(store_report(*s, r, "b"));  // same identity, other message
   auto reports = s->list_reports({});
@@ -70,7 +63,7 @@ TEST_CASE("sqlite_store: a report is stored once, by its identity", "[store]") {
 TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others stay", "[store]") {
   test::TempDir dir;
   auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   s->begin_message({"m", "test", 1, 1000});
   s->begin_report(r.meta, "1");
   s->add_record(r.records[0]);
@@ -95,7 +88,7 @@ TEST_CASE("sqlite_store: each report's records are one contiguous id range", "[s
   test::TempDir dir;
   auto path = (dir.path() / "t.sqlite").string();
   auto s = store::open_sqlite(path, store::OpenMode::read_write);
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   for (int m = 0; m < 3; ++m) {
     s->begin_message({"m" + std::to_string(m), "test", 1, 1000});
     for (int k = 0; k < 3; ++k) {
@@ -140,7 +133,7 @@ TEST_CASE("sqlite_store: each report's records are one contiguous id range", "[s
 TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
   test::TempDir dir;
   auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   s->begin_message({"m", "test", 1, 1000});
   s->begin_report(r.meta, "1");
   s->add_record(r.records[0]);
@@ -153,7 +146,7 @@ TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
 TEST_CASE("sqlite_store: filters by domain and time", "[store]") {
   test::TempDir dir;
   auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
-  auto r = basic();
+  auto r = test::parse_report("basic.xml");
   store_report(*s, r, "a");
   store::ReportFilter f;
   f.domain = "example.com";
