@@ -226,8 +226,28 @@ bool looks_like_message(std::string_view b) {
   return i > 0 && i < b.size() && b[i] == ':';
 }
 
-ScannedMessage scan_message(std::string_view raw, const Limits& limits) {
+ScannedMessage scan_message(std::string_view input, const Limits& limits) {
   ScannedMessage out;
+  // mimetic mis-sizes a block that ends in a lone CR before a boundary (it
+  // throws std::length_error half-way through building the tree, and leaks
+  // the parts built so far; found by fuzzing). Line ends are CRLF, LF or a
+  // bare CR in real mail; all become LF here, which MIME allows us to do to
+  // every body we decode (base64, quoted-printable and text).
+  std::string normalized;
+  std::string_view raw = input;
+  if (input.find('\r') != std::string_view::npos) {
+    normalized.reserve(input.size());
+    for (std::size_t i = 0; i < input.size(); ++i) {
+      char c = input[i];
+      if (c == '\r') {
+        normalized.push_back('\n');
+        if (i + 1 < input.size() && input[i + 1] == '\n') ++i;
+      } else {
+        normalized.push_back(c);
+      }
+    }
+    raw = normalized;
+  }
   if (auto problem = precheck(raw, limits)) {
     out.issues.push_back(*problem);
     return out;

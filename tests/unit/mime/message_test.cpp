@@ -128,3 +128,26 @@ TEST_CASE("mime: base64 with stray characters is still decoded leniently", "[mim
   REQUIRE(m.parts.size() == 1);
   CHECK(m.parts[0].bytes == "hello world");
 }
+
+TEST_CASE("mime: a lone CR before a boundary does not break the parse (fuzz finding)", "[mime]") {
+  // mimetic threw std::length_error on this input and leaked the parts it had
+  // built; line ends are now normalised first.
+  std::string msg = test::read_data("reports/fuzz-mimetic-lone-cr.eml");
+  REQUIRE(msg.find('\r') != std::string::npos);
+  mime::ScannedMessage m;
+  REQUIRE_NOTHROW(m = mime::scan_message(msg, Limits{}));
+  CHECK_FALSE(m.parts.empty());
+}
+
+TEST_CASE("mime: CRLF and bare CR line ends parse like LF", "[mime]") {
+  std::string lf = "Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nhello\n--b--\n";
+  for (std::string eol : {"\r\n", "\r"}) {
+    std::string msg;
+    for (char c : lf) msg += c == '\n' ? eol : std::string(1, c);
+    auto m = mime::scan_message(msg, Limits{});
+    REQUIRE(m.parts.size() == 1);
+    CHECK(m.parts[0].section == "1");
+    CHECK(m.parts[0].bytes == "hello");
+    CHECK(m.subject == "x");
+  }
+}
