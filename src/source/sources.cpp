@@ -152,12 +152,37 @@ MboxSource::MboxSource(const std::string& path, const Limits& limits)
   if (!in_) throw std::runtime_error("cannot open mbox " + path + ": " + std::strerror(errno));
 }
 
+namespace {
+
+// std::getline with a bound: a hostile mbox may hold one line of gigabytes.
+// Reads one line (without its '\n') of at most `max` bytes; a longer line is
+// cut and `cut` set. False at the end of input when nothing was read.
+bool bounded_getline(std::istream& in, std::string& line, std::size_t max, bool& cut) {
+  line.clear();
+  std::streambuf* sb = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    int c = sb->sbumpc();
+    if (c == std::char_traits<char>::eof()) {
+      in.setstate(any ? std::ios::eofbit : std::ios::eofbit | std::ios::failbit);
+      return any;
+    }
+    any = true;
+    if (c == '\n') return true;
+    if (line.size() < max) line.push_back(static_cast<char>(c));
+    else cut = true;
+  }
+}
+
+}  // namespace
+
 bool MboxSource::next(RawMessage& out) {
   out = RawMessage{};
   std::string line;
+  bool cut = false;
   if (!started_) {
     started_ = true;
-    if (!std::getline(in_, line)) return false;
+    if (!bounded_getline(in_, line, limits_.max_message_bytes, cut)) return false;
     // A file that does not start with a separator still holds one message.
     if (line.rfind("From ", 0) != 0) pending_ = line + '\n';
   } else if (!in_) {
@@ -181,7 +206,7 @@ bool MboxSource::next(RawMessage& out) {
     pending_.clear();
     append(line);
   }
-  while (std::getline(in_, line)) {
+  while (bounded_getline(in_, line, limits_.max_message_bytes, cut)) {
     std::string_view view = line;
     if (view.rfind("From ", 0) == 0 && prev_blank) break;  // the next message's separator
     // mboxrd: one '>' was added in front of every ">*From " line.
@@ -198,7 +223,7 @@ bool MboxSource::next(RawMessage& out) {
     out.bytes.pop_back();
   out.index = count_++;
   out.origin = fmt::format("{}#{}", path_, count_);
-  if (too_large) {
+  if (too_large || cut) {
     out.bytes.clear();
     out.read_error = fmt::format("message is {} bytes, above the message size limit of {}", size,
                                  limits_.max_message_bytes);

@@ -106,3 +106,20 @@ TEST_CASE("sources: mbox messages are split on From lines and unescaped", "[sour
   CHECK(m.origin.ends_with("box#2"));
   CHECK_FALSE(src.next(m));
 }
+
+TEST_CASE("sources: an mbox line longer than the message limit is not held in memory", "[source]") {
+  test::TempDir dir;
+  write(dir.path() / "box", "From a@b Mon Nov  2 00:00:00 2026\nSubject: big\n\n" + std::string(5000, 'x') +
+                                "\n\nFrom c@d Mon Nov  2 00:00:01 2026\nSubject: small\n\nok\n");
+  Limits limits;
+  limits.max_message_bytes = 1000;
+  source::MboxSource src((dir.path() / "box").string(), limits);
+  source::RawMessage m;
+  REQUIRE(src.next(m));
+  CHECK(m.bytes.empty());
+  CHECK(m.read_error.find("above the message size limit") != std::string::npos);
+  REQUIRE(src.next(m));
+  CHECK(m.read_error.empty());
+  CHECK(m.bytes == "Subject: small\n\nok\n");
+  CHECK_FALSE(src.next(m));
+}
