@@ -16,6 +16,11 @@ using model::Issue;
 using model::Issues;
 using model::Severity;
 
+// What can carry a report once unpacked.
+bool is_payload(ContentKind kind) {
+  return kind == ContentKind::zip || kind == ContentKind::gzip || kind == ContentKind::xml;
+}
+
 // Media types and names that say "this part is meant to be a report".
 bool declared_as_report(const mime::Part& part) {
   static const char* types[] = {"application/zip", "application/gzip", "application/x-gzip",
@@ -151,7 +156,6 @@ class ReportSink final : public archive::MemberSink, public parse::AggregateHand
   void set_zip(bool zip) { zip_ = zip; }
   void reject(std::string code, std::string reason) {
     out_.reject(store::Reject{origin_, label_, std::move(code), std::move(reason), now_});
-    ++rejected_;
   }
 
  private:
@@ -176,7 +180,6 @@ class ReportSink final : public archive::MemberSink, public parse::AggregateHand
   std::string head_;
   bool report_open_ = false, parsed_ok_ = false;
   std::unique_ptr<parse::AggregateXmlParser> parser_;
-  std::size_t rejected_ = 0;
 };
 
 struct Payload {
@@ -255,7 +258,7 @@ void extract_content(const source::RawMessage& msg, int64_t now, const Limits& l
   ContentKind kind = archive::sniff(msg.bytes);
   if (!msg.read_error.empty()) {
     reject_whole("input.unreadable", msg.read_error);
-  } else if (kind == ContentKind::zip || kind == ContentKind::gzip || kind == ContentKind::xml) {
+  } else if (is_payload(kind)) {
     run(Payload{msg.bytes, "-", std::string(archive::describe(kind))}, kind);
   } else if (kind != ContentKind::json && mime::looks_like_message(msg.bytes)) {
     mime::ScannedMessage scanned = mime::scan_message(msg.bytes, limits);
@@ -273,13 +276,13 @@ void extract_content(const source::RawMessage& msg, int64_t now, const Limits& l
       std::string note = part.filename.empty()
                              ? fmt::format("part {} declared {}", part.section, part.content_type)
                              : fmt::format("attachment {} declared {}", part.filename, part.content_type);
-      bool report_kind = pk == ContentKind::zip || pk == ContentKind::gzip || pk == ContentKind::xml;
-      if (pk == ContentKind::xml && !declared_as_report(part) && !starts_like_report(part.bytes))
-        report_kind = false;  // an HTML or text body that merely starts with '<'
+      bool declared = declared_as_report(part);
+      // An HTML or text body that merely starts with '<' is not a report.
+      bool report_kind = is_payload(pk) && (pk != ContentKind::xml || declared || starts_like_report(part.bytes));
       if (report_kind) {
         ++candidates;
         run(Payload{part.bytes, part.section, note}, pk);
-      } else if (declared_as_report(part)) {
+      } else if (declared) {
         ++candidates;
         out.reject(store::Reject{msg.origin, part.section, pk == ContentKind::json ? "input.json" : "input.not_report",
                                  fmt::format("{} is {}, not zip, gzip or XML", note, archive::describe(pk)), now});

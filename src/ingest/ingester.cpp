@@ -19,7 +19,6 @@ void Loader::begin_message(const store::MessageInfo& info, bool readable) {
     return;
   }
   store_.begin_message(info);
-  open_ = true;
 }
 
 void Loader::begin_report(const model::ReportMeta& meta, const std::string& part) {
@@ -76,13 +75,9 @@ void Loader::end_message() {
   summary.records = result_.records;
   summary.issues = result_.issues;
   store_.commit_message(summary);
-  open_ = false;
 }
 
-void Loader::abandon() noexcept {
-  if (open_) store_.rollback_message();
-  open_ = false;
-}
+void Loader::abandon() noexcept { store_.rollback_message(); }
 
 Result Ingester::ingest(const source::RawMessage& message, int64_t now) {
   try {

@@ -76,7 +76,6 @@ class SqliteStore final : public Store {
   void begin_message(const MessageInfo& info) override {
     detail::exec_sql(db_.get(), "BEGIN IMMEDIATE");
     in_tx_ = true;
-    message_ = info;
     auto& q = stmt(insert_message_,
                    "INSERT INTO message(sha256, origin, size, ingested_at, outcome) VALUES (?1,?2,?3,?4,'pending')");
     q.bind(1, info.sha256).bind(2, info.origin).bind(3, static_cast<int64_t>(info.size)).bind(4, info.ingested_at);
@@ -299,7 +298,6 @@ class SqliteStore final : public Store {
   Stmt has_message_, insert_message_, insert_report_,
       update_report_, insert_error_, insert_source_, insert_reject_, update_message_, find_report_, load_meta_, load_errors_;
   bool in_tx_ = false;
-  MessageInfo message_;
   int64_t message_id_ = 0;
   int64_t report_row_ = 0;
   bool duplicate_ = false;

@@ -48,14 +48,14 @@ class Loader final : public OpSink {
 
   // The last message's result, valid after end_message.
   const Result& result() const { return result_; }
-  // Rolls back a message that was begun and not ended (after an exception).
+  // Rolls back a message that was begun and not ended (after an exception);
+  // does nothing when no message is open.
   void abandon() noexcept;
 
  private:
   store::Store& store_;
   Result result_;
   bool skip_ = false;      // duplicate message: ignore its operations
-  bool open_ = false;      // a transaction is open
   uint64_t report_records_ = 0;
   std::size_t completed_ = 0;
 };

@@ -109,6 +109,7 @@ class Store {
   virtual void abort_report() = 0;
   virtual void add_reject(const Reject& reject) = 0;
   virtual void commit_message(const MessageSummary& summary) = 0;
+  // Rolls back the open message, if any; a no-op otherwise.
   virtual void rollback_message() noexcept = 0;
 
   // Read side.
