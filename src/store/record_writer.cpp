@@ -54,55 +54,49 @@ void RecordWriter::write(Table& table, const std::vector<Row>& rows, Bind bind) 
 
 void RecordWriter::flush() {
   if (buffered_ == 0) return;
-  struct Ref {
-    std::size_t i;
-  };
-  struct Child {
-    int64_t record;
-    int64_t seq;
-    const void* item;
-  };
-  std::vector<Ref> recs;
-  std::vector<Child> dkim, spf, reasons;
+  recs_.clear();
+  dkim_rows_.clear();
+  spf_rows_.clear();
+  reason_rows_.clear();
   for (std::size_t i = 0; i < buffered_; ++i) {
-    recs.push_back({i});
+    recs_.push_back(i);
     const auto& r = records_[i];
     for (std::size_t k = 0; k < r.dkim_results.size(); ++k)
-      dkim.push_back({ids_[i], static_cast<int64_t>(k), &r.dkim_results[k]});
+      dkim_rows_.push_back({ids_[i], static_cast<int64_t>(k), &r.dkim_results[k]});
     for (std::size_t k = 0; k < r.spf_results.size(); ++k)
-      spf.push_back({ids_[i], static_cast<int64_t>(k), &r.spf_results[k]});
+      spf_rows_.push_back({ids_[i], static_cast<int64_t>(k), &r.spf_results[k]});
     for (std::size_t k = 0; k < r.reasons.size(); ++k)
-      reasons.push_back({ids_[i], static_cast<int64_t>(k), &r.reasons[k]});
+      reason_rows_.push_back({ids_[i], static_cast<int64_t>(k), &r.reasons[k]});
   }
 
-  write(record_, recs, [&](detail::Stmt& s, int p, const Ref& ref) {
-    const auto& r = records_[ref.i];
-    s.bind(p, ids_[ref.i]).bind(p + 1, reports_[ref.i]);
+  write(record_, recs_, [&](detail::Stmt& s, int p, std::size_t i) {
+    const auto& r = records_[i];
+    s.bind(p, ids_[i]).bind(p + 1, reports_[i]);
     if (r.source_ip) {
-      s.bind(p + 2, ip_text_[ref.i]);
+      s.bind(p + 2, ip_text_[i]);
       s.bind_blob(p + 4, r.source_ip->bytes.data(), 16);
     } else {
       s.bind_null(p + 2).bind_null(p + 4);
     }
     // The text as written is kept only where it says more than the
     // canonical form (an unparseable or non-canonical address).
-    if (r.source_ip_text != ip_text_[ref.i]) s.bind(p + 3, r.source_ip_text); else s.bind_null(p + 3);
+    if (r.source_ip_text != ip_text_[i]) s.bind(p + 3, r.source_ip_text); else s.bind_null(p + 3);
     s.bind(p + 5, static_cast<int64_t>(r.count)).bind(p + 6, r.disposition).bind(p + 7, r.dkim)
         .bind(p + 8, r.spf).bind(p + 9, r.envelope_to).bind(p + 10, r.envelope_from).bind(p + 11, r.header_from)
         .bind(p + 12, int64_t{r.has_extensions});
   });
-  write(dkim_, dkim, [](detail::Stmt& s, int p, const Child& c) {
-    const auto& d = *static_cast<const model::DkimResult*>(c.item);
+  write(dkim_, dkim_rows_, [](detail::Stmt& s, int p, const Child<model::DkimResult>& c) {
+    const auto& d = *c.item;
     s.bind(p, c.record).bind(p + 1, c.seq).bind(p + 2, d.domain).bind(p + 3, d.selector).bind(p + 4, d.result)
         .bind(p + 5, d.human_result);
   });
-  write(spf_, spf, [](detail::Stmt& s, int p, const Child& c) {
-    const auto& f = *static_cast<const model::SpfResult*>(c.item);
+  write(spf_, spf_rows_, [](detail::Stmt& s, int p, const Child<model::SpfResult>& c) {
+    const auto& f = *c.item;
     s.bind(p, c.record).bind(p + 1, c.seq).bind(p + 2, f.domain).bind(p + 3, f.scope).bind(p + 4, f.result)
         .bind(p + 5, f.human_result);
   });
-  write(reason_, reasons, [](detail::Stmt& s, int p, const Child& c) {
-    const auto& o = *static_cast<const model::OverrideReason*>(c.item);
+  write(reason_, reason_rows_, [](detail::Stmt& s, int p, const Child<model::OverrideReason>& c) {
+    const auto& o = *c.item;
     s.bind(p, c.record).bind(p + 1, c.seq).bind(p + 2, o.type).bind(p + 3, o.comment);
   });
   buffered_ = 0;

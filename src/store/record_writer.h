@@ -57,6 +57,19 @@ class RecordWriter {
   std::vector<std::string> ip_text_;
   std::size_t buffered_ = 0;
 
+  // One child row (DKIM, SPF or override) of a buffered record; the rows
+  // are gathered per table at flush, in reused vectors.
+  template <typename T>
+  struct Child {
+    int64_t record;
+    int64_t seq;
+    const T* item;
+  };
+  std::vector<std::size_t> recs_;
+  std::vector<Child<model::DkimResult>> dkim_rows_;
+  std::vector<Child<model::SpfResult>> spf_rows_;
+  std::vector<Child<model::OverrideReason>> reason_rows_;
+
   Table record_{"record",
                 "id, report_id, source_ip, source_ip_raw, ip, count, disposition, dkim_eval, spf_eval, "
                 "envelope_to, envelope_from, header_from, has_extensions",
