@@ -6,7 +6,6 @@
 #include <array>
 #include <cstdint>
 #include <iterator>
-#include <memory>
 
 #include <fmt/format.h>
 
@@ -37,10 +36,8 @@ bool is_field_name_char(char c) {
 // length is checked and "boundary" parameters are counted, in any letter
 // case (a hostile message could write "bOuNdArY"); bodies are skipped a line
 // at a time.
+// `raw` has LF line ends only (scan_message normalises them first).
 std::optional<Issue> precheck(std::string_view raw, const Limits& limits) {
-  if (raw.size() > limits.max_message_bytes)
-    return Issue{"mime.too_large", Severity::error,
-                 fmt::format("message is {} bytes, above the limit of {}", raw.size(), limits.max_message_bytes), ""};
   bool in_header = true;
   std::size_t boundaries = 0, line_no = 0, pos = 0;
   while (pos < raw.size()) {
@@ -48,7 +45,6 @@ std::optional<Issue> precheck(std::string_view raw, const Limits& limits) {
     if (eol == std::string_view::npos) eol = raw.size();
     std::string_view line = raw.substr(pos, eol - pos);
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (in_header) {
       if (line.empty()) {
         in_header = false;
@@ -233,6 +229,13 @@ ScannedMessage scan_message(std::string_view input, const Limits& limits) {
   // the parts built so far; found by fuzzing). Line ends are CRLF, LF or a
   // bare CR in real mail; all become LF here, which MIME allows us to do to
   // every body we decode (base64, quoted-printable and text).
+  if (input.size() > limits.max_message_bytes) {  // before any copy
+    out.issues.push_back(Issue{"mime.too_large", Severity::error,
+                               fmt::format("message is {} bytes, above the limit of {}", input.size(),
+                                           limits.max_message_bytes),
+                               ""});
+    return out;
+  }
   std::string normalized;
   std::string_view raw = input;
   if (input.find('\r') != std::string_view::npos) {
