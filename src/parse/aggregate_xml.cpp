@@ -11,6 +11,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <array>
+#include <mutex>
 #include <span>
 #include <charconv>
 #include <set>
@@ -538,7 +539,13 @@ struct AggregateXmlParser::Impl {
 };
 
 AggregateXmlParser::AggregateXmlParser(AggregateHandler& handler, const Limits& limits)
-    : impl_(std::make_unique<Impl>(handler, limits)) {}
+    : impl_(std::make_unique<Impl>(handler, limits)) {
+  // libxml2 2.9 initialises its globals lazily and not thread-safely: two
+  // extractor threads parsing their first document at once raced there
+  // (LeakSanitizer saw the lost encoding handlers). Initialise once, first.
+  static std::once_flag initialised;
+  std::call_once(initialised, xmlInitParser);
+}
 
 AggregateXmlParser::~AggregateXmlParser() = default;
 
