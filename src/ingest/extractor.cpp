@@ -146,7 +146,7 @@ class ReportSink final : public archive::MemberSink, public parse::AggregateHand
     report_open_ = true;
     out_.begin_report(meta, label_);
   }
-  void record(const model::Record& r) override { out_.record(r); }
+  void record(model::Record& r) override { out_.record(r); }
   void end_report(const model::ReportMeta& meta) override {
     out_.end_report(meta);
     report_open_ = false;
@@ -198,7 +198,7 @@ class TrackingSink final : public OpSink {
     out_.begin_report(meta, part);
     open_ = true;
   }
-  void record(const model::Record& r) override { out_.record(r); }
+  void record(model::Record& r) override { out_.record(r); }
   void end_report(const model::ReportMeta& meta) override {
     out_.end_report(meta);
     open_ = false;

@@ -27,7 +27,7 @@ void Loader::begin_report(const model::ReportMeta& meta, const std::string& part
   report_records_ = 0;
 }
 
-void Loader::record(const model::Record& record) {
+void Loader::record(model::Record& record) {
   if (skip_) return;
   store_.add_record(record);
   ++report_records_;

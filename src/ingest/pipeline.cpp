@@ -19,8 +19,9 @@ namespace {
 
 enum class OpKind { begin_message, begin_report, record, end_report, abort_report, reject, warning, end_message };
 
-// One operation. Slots are reused batch after batch, so copy-assignment into
-// them keeps the strings' capacity and the steady state allocates little.
+// One operation. Slots are reused batch after batch: records are swapped in
+// and out, other fields copy-assigned, so the strings keep their capacity and
+// the steady state allocates little.
 struct Op {
   OpKind kind = OpKind::record;
   store::MessageInfo info;
@@ -151,8 +152,10 @@ struct PipelinedIngester::Impl {
       op.part = part;
       push_if_full();
     }
-    void record(const model::Record& record) override {
-      next(OpKind::record).record = record;
+    void record(model::Record& record) override {
+      // A swap, not a copy: the slot's old record goes back to the parser,
+      // which clears it and keeps its strings' capacity.
+      std::swap(next(OpKind::record).record, record);
       push_if_full();
     }
     void end_report(const model::ReportMeta& meta) override {

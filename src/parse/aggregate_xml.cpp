@@ -568,7 +568,7 @@ class CollectingHandler : public AggregateHandler {
  public:
   model::AggregateReport report;
   void begin_report(const model::ReportMeta& meta) override { report.meta = meta; }
-  void record(const model::Record& r) override { report.records.push_back(r); }
+  void record(model::Record& r) override { report.records.push_back(r); }
   void end_report(const model::ReportMeta& meta) override { report.meta = meta; }
 };
 }  // namespace

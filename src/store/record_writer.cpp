@@ -10,7 +10,7 @@ void RecordWriter::start_transaction() {
   buffered_ = 0;
 }
 
-int64_t RecordWriter::add(int64_t report, const model::Record& record) {
+int64_t RecordWriter::add(int64_t report, model::Record& record) {
   if (buffered_ == kBatch) flush();
   if (records_.size() <= buffered_) {
     records_.resize(buffered_ + 1);
@@ -18,9 +18,10 @@ int64_t RecordWriter::add(int64_t report, const model::Record& record) {
     reports_.resize(buffered_ + 1);
     ip_text_.resize(buffered_ + 1);
   }
-  records_[buffered_] = record;  // copy-assignment keeps the slot's capacity
+  auto& r = records_[buffered_];
+  std::swap(r, record);  // no copy; both sides keep their capacity
   reports_[buffered_] = report;
-  ip_text_[buffered_] = record.source_ip ? record.source_ip->to_string() : std::string();
+  ip_text_[buffered_] = r.source_ip ? r.source_ip->to_string() : std::string();
   int64_t id = ids_[buffered_] = next_id_++;
   ++buffered_;
   return id;

@@ -32,8 +32,9 @@ class RecordWriter {
 
   // Reads the next free record id; call at the start of every transaction.
   void start_transaction();
-  // Records rows for `report`; returns the id the record will have.
-  int64_t add(int64_t report, const model::Record& record);
+  // Records rows for `report` (taking the record's contents); returns the id
+  // the record will have.
+  int64_t add(int64_t report, model::Record& record);
   // The id the next record will get.
   int64_t next_id() const { return next_id_; }
   void flush();

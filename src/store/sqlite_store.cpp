@@ -105,11 +105,11 @@ class SqliteStore final : public Store {
     return !duplicate_;
   }
 
-  void add_record(const model::Record& r) override {
+  void add_record(model::Record& r) override {
     if (duplicate_) return;
+    message_count_ += r.count;  // before add(), which takes the record
     records_.add(report_row_, r);
     ++record_count_;
-    message_count_ += r.count;
   }
 
   bool end_report(const model::ReportMeta& m) override {

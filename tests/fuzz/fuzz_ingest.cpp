@@ -24,7 +24,7 @@ struct CheckingSink final : dmarq::ingest::OpSink {
     expect(depth == 1);
     depth = 2;
   }
-  void record(const dmarq::model::Record&) override { expect(depth == 2); }
+  void record(dmarq::model::Record&) override { expect(depth == 2); }
   void end_report(const dmarq::model::ReportMeta&) override {
     expect(depth == 2);
     depth = 1;

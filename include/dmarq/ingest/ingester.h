@@ -39,7 +39,7 @@ class Loader final : public OpSink {
 
   void begin_message(const store::MessageInfo& info, bool readable) override;
   void begin_report(const model::ReportMeta& meta, const std::string& part) override;
-  void record(const model::Record& record) override;
+  void record(model::Record& record) override;
   void end_report(const model::ReportMeta& meta) override;
   void abort_report() override;
   void reject(const store::Reject& reject) override;

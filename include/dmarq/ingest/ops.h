@@ -19,7 +19,8 @@ class OpSink {
   // message then only carries a reject).
   virtual void begin_message(const store::MessageInfo& info, bool readable) = 0;
   virtual void begin_report(const model::ReportMeta& meta, const std::string& part) = 0;
-  virtual void record(const model::Record& record) = 0;
+  // May take the record's contents (see parse::AggregateHandler::record).
+  virtual void record(model::Record& record) = 0;
   virtual void end_report(const model::ReportMeta& meta) = 0;
   virtual void abort_report() = 0;
   // An input (whole message when part is empty) set aside, with its reason.

@@ -33,7 +33,10 @@ class AggregateHandler {
   // Once, before the first record (or at the end when there is none), with
   // the metadata and policy seen so far.
   virtual void begin_report(const model::ReportMeta& meta) = 0;
-  virtual void record(const model::Record& record) = 0;
+  // The handler may take the record's contents (by swapping them with a
+  // record of its own, to keep string capacity circulating); the parser
+  // clears it before reading the next one.
+  virtual void record(model::Record& record) = 0;
   // Once, after </feedback>, with the final metadata. Not called when the
   // document failed (finish() returns false).
   virtual void end_report(const model::ReportMeta& meta) = 0;

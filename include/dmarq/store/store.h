@@ -103,7 +103,8 @@ class Store {
   // Returns true when the report is new, false when it is a duplicate (its
   // records are then ignored by add_record).
   virtual bool begin_report(const model::ReportMeta& meta, const std::string& part) = 0;
-  virtual void add_record(const model::Record& record) = 0;
+  // May take the record's contents, leaving it valid but unspecified.
+  virtual void add_record(model::Record& record) = 0;
   // Returns true when stored as new, false when it turned out a duplicate.
   virtual bool end_report(const model::ReportMeta& meta) = 0;
   virtual void abort_report() = 0;

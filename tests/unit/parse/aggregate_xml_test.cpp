@@ -46,7 +46,7 @@ TEST_CASE("aggregate_xml: the same report read in any chunking gives the same re
   struct Collect : parse::AggregateHandler {
     model::AggregateReport r;
     void begin_report(const model::ReportMeta& m) override { r.meta = m; }
-    void record(const model::Record& rec) override { r.records.push_back(rec); }
+    void record(model::Record& rec) override { r.records.push_back(rec); }
     void end_report(const model::ReportMeta& m) override { r.meta = m; }
   } handler;
   Limits limits;

@@ -15,7 +15,7 @@ namespace {
 bool store_report(store::Store& s, const model::AggregateReport& r, const std::string& sha) {
   s.begin_message({sha, "test:" + sha, 1, 1000});
   bool fresh = s.begin_report(r.meta, "-");
-  for (const auto& rec : r.records) s.add_record(rec);
+  for (auto rec : r.records) s.add_record(rec);  // a copy: add_record takes it
   bool stored = s.end_report(r.meta);
   s.commit_message({});
   return fresh && stored;
@@ -71,7 +71,7 @@ TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others 
   auto r2 = r;
   r2.meta.report_id = "second";
   s->begin_report(r2.meta, "2");
-  for (const auto& rec : r2.records) s->add_record(rec);
+  for (auto rec : r2.records) s->add_record(rec);
   s->end_report(r2.meta);
   s->add_reject({"test", "1", "xml.malformed", "broken", 1000});
   s->commit_message({store::MessageOutcome::partial, 1, 0, 3, {}});
@@ -95,7 +95,7 @@ TEST_CASE("sqlite_store: each report's records are one contiguous id range", "[s
       auto copy = r;
       copy.meta.report_id = "r" + std::to_string(m) + "-" + std::to_string(k);
       s->begin_report(copy.meta, std::to_string(k));
-      for (const auto& rec : copy.records) s->add_record(rec);
+      for (auto rec : copy.records) s->add_record(rec);
       if (k == 1) {
         s->abort_report();  // its ids are free again
       } else {
