@@ -50,15 +50,18 @@ struct Stopped {};
 }  // namespace
 
 struct PipelinedIngester::Impl {
-  // Everything guarded by `mu`; one condition variable for all waits keeps
-  // the wake-up logic simple (there are few threads and waits are rare).
+  // Everything guarded by `mu`. Each thread waits on a condition variable of
+  // its own and is woken only by what it waits for: one variable for all
+  // woke every thread on every batch, and the wake-ups showed in profiles.
   std::mutex mu;
-  std::condition_variable cv;
+  std::condition_variable submit_cv;  // the submitting thread: an input slot is free
+  std::condition_variable load_cv;    // the loader: a batch is full, or an extractor is done
   std::exception_ptr failure;
 
   struct Extractor final : OpSink {
     Impl& pipe;
     std::thread thread;
+    std::condition_variable wake;  // this extractor: input, a free batch, or closing
     // Input: one message at a time.
     std::optional<source::RawMessage> input;
     int64_t now = 0;
@@ -89,14 +92,14 @@ struct PipelinedIngester::Impl {
           int64_t at;
           {
             std::unique_lock lock(pipe.mu);
-            pipe.cv.wait(lock, [&] { return input || closing || pipe.failure; });
+            wake.wait(lock, [&] { return input || closing || pipe.failure; });
             if (pipe.failure) break;
             if (!input) break;  // closing and nothing left
             msg = std::move(*input);
             input.reset();
             at = now;
           }
-          pipe.cv.notify_all();  // the input slot is free again
+          pipe.submit_cv.notify_one();  // the input slot is free again
           message = &msg;
           extract(msg, at, pipe.limits, *this);
           message = nullptr;
@@ -111,13 +114,13 @@ struct PipelinedIngester::Impl {
         std::lock_guard lock(pipe.mu);
         done = true;
       }
-      pipe.cv.notify_all();
+      pipe.load_cv.notify_one();
     }
 
     Op& next(OpKind kind) {
       if (!current) {
         std::unique_lock lock(pipe.mu);
-        pipe.cv.wait(lock, [&] { return !free.empty() || pipe.failure; });
+        wake.wait(lock, [&] { return !free.empty() || pipe.failure; });
         if (pipe.failure) throw Stopped{};
         current = free.front();
         free.pop_front();
@@ -137,7 +140,7 @@ struct PipelinedIngester::Impl {
         full.push_back(current);
       }
       current = nullptr;
-      pipe.cv.notify_all();
+      pipe.load_cv.notify_one();
     }
 
     void begin_message(const store::MessageInfo& info, bool readable) override {
@@ -211,12 +214,18 @@ struct PipelinedIngester::Impl {
     });
   }
 
+  void notify_everyone() {
+    submit_cv.notify_all();
+    load_cv.notify_all();
+    for (auto& e : extractors) e->wake.notify_all();
+  }
+
   void fail(std::exception_ptr e) {
     {
       std::lock_guard lock(mu);
       if (!failure) failure = e;
     }
-    cv.notify_all();
+    notify_everyone();
   }
 
   void apply(Op& op) {
@@ -240,7 +249,7 @@ struct PipelinedIngester::Impl {
     for (;;) {
       if (!e.reading) {
         std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return !e.full.empty() || e.done || failure; });
+        load_cv.wait(lock, [&] { return !e.full.empty() || e.done || failure; });
         if (failure) return false;
         if (e.full.empty()) return false;  // done and drained
         e.reading = e.full.front();
@@ -259,7 +268,7 @@ struct PipelinedIngester::Impl {
           e.free.push_back(e.reading);
         }
         e.reading = nullptr;
-        cv.notify_all();
+        e.wake.notify_one();
       }
       if (ended) return true;
     }
@@ -282,13 +291,13 @@ struct PipelinedIngester::Impl {
     Extractor& e = *extractors[submitted % extractors.size()];
     {
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return !e.input || failure; });
+      submit_cv.wait(lock, [&] { return !e.input || failure; });
       if (failure) std::rethrow_exception(failure);
       e.input = std::move(msg);
       e.now = now;
     }
     ++submitted;
-    cv.notify_all();
+    e.wake.notify_one();
   }
 
   void stop() {
@@ -298,7 +307,7 @@ struct PipelinedIngester::Impl {
       std::lock_guard lock(mu);
       for (auto& e : extractors) e->closing = true;
     }
-    cv.notify_all();
+    notify_everyone();
     for (auto& e : extractors)
       if (e->thread.joinable()) e->thread.join();
     if (load_thread.joinable()) load_thread.join();
