@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
-  libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev libtomlplusplus-dev
+  libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
   libboost-dev libssl-dev
   catch2 sqlite3
 )

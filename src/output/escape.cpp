@@ -37,6 +37,16 @@ std::string terminal_safe(std::string_view s) {
   return out;
 }
 
+std::string csv_line(const std::vector<std::string>& cells) {
+  std::string line;
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    if (i) line += ',';
+    line += csv_field(cells[i]);
+  }
+  line += "\r\n";
+  return line;
+}
+
 std::string csv_field(std::string_view s) {
   std::string cell;
   std::size_t first = s.find_first_not_of(' ');

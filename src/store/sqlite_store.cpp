@@ -192,6 +192,7 @@ class SqliteStore final : public Store {
            "SELECT r.id, r.org_name, r.report_id, r.policy_domain, r.p, r.begin_ts, r.end_ts, r.record_count, "
            "r.message_count, (SELECT count(*) FROM report_source s WHERE s.report_id=r.id) "
            "FROM report r WHERE (?1 IS NULL OR r.policy_domain=?1) AND (?2 IS NULL OR r.end_ts>=?2) "
+           "AND (?3 IS NULL OR r.begin_ts<?3) "
            "ORDER BY r.begin_ts, r.org_name, r.report_id, r.id");
     bind_filter(q, f);
     std::vector<ReportSummary> out;
@@ -245,6 +246,7 @@ class SqliteStore final : public Store {
   static void bind_filter(Stmt& q, const ReportFilter& f) {
     if (f.domain) q.bind(1, *f.domain); else q.bind_null(1);
     if (f.since) q.bind(2, *f.since); else q.bind_null(2);
+    if (f.until) q.bind(3, *f.until); else q.bind_null(3);
   }
 
   int64_t find_report(const model::ReportMeta& m) {
@@ -375,25 +377,42 @@ std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {
   return s;
 }
 
+// Records come in report order; each report's records are one id range, so
+// its DKIM, SPF and override rows are read with one range scan per table and
+// merged, rather than looked up record by record.
 void SqliteStore::for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) {
   Stmt reports(db_.get(),
-               "SELECT id FROM report WHERE (?1 IS NULL OR policy_domain=?1) AND (?2 IS NULL OR end_ts>=?2) "
+               "SELECT id, first_record, first_record + record_count - 1 FROM report "
+               "WHERE (?1 IS NULL OR policy_domain=?1) AND (?2 IS NULL OR end_ts>=?2) "
+               "AND (?3 IS NULL OR begin_ts<?3) AND record_count > 0 "
                "ORDER BY begin_ts, org_name, report_id, id");
   bind_filter(reports, f);
   Stmt records(db_.get(),
                "SELECT id, source_ip, source_ip_raw, count, disposition, dkim_eval, spf_eval, envelope_to, "
-               "envelope_from, header_from FROM record "
-               "WHERE id BETWEEN (SELECT first_record FROM report WHERE id=?1) "
-               "AND (SELECT first_record + record_count - 1 FROM report WHERE id=?1) ORDER BY id");
-  Stmt dkim(db_.get(), "SELECT domain, selector, result, human_result FROM dkim_result WHERE record_id=?1 ORDER BY seq");
-  Stmt spf(db_.get(), "SELECT domain, scope, result, human_result FROM spf_result WHERE record_id=?1 ORDER BY seq");
-  Stmt reasons(db_.get(), "SELECT type, comment FROM override_reason WHERE record_id=?1 ORDER BY seq");
+               "envelope_from, header_from FROM record WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
+  Stmt dkim(db_.get(), "SELECT record_id, domain, selector, result, human_result FROM dkim_result "
+                       "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
+  Stmt spf(db_.get(), "SELECT record_id, domain, scope, result, human_result FROM spf_result "
+                      "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
+  Stmt reasons(db_.get(), "SELECT record_id, type, comment FROM override_reason "
+                          "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
+
+  // Steps `q` (already positioned on a row, or done) while its record_id is
+  // `id`, calling `take` on each row; returns whether rows remain.
+  auto merge = [](Stmt& q, bool& more, int64_t id, auto take) {
+    while (more && q.i64(0) < id) more = q.step();  // orphans: none expected
+    while (more && q.i64(0) == id) {
+      take(q);
+      more = q.step();
+    }
+  };
 
   model::Record rec;
   while (reports.step()) {
-    int64_t rid = reports.i64(0);
+    int64_t rid = reports.i64(0), first = reports.i64(1), last = reports.i64(2);
     model::ReportMeta meta = load_meta(rid);
-    records.bind(1, rid);
+    for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->bind(1, first).bind(2, last);
+    bool more_dkim = dkim.step(), more_spf = spf.step(), more_reasons = reasons.step();
     while (records.step()) {
       rec.clear();
       int64_t id = records.i64(0);
@@ -406,18 +425,16 @@ void SqliteStore::for_each_record(const ReportFilter& f, const std::function<voi
       rec.envelope_to = records.text(7);
       rec.envelope_from = records.text(8);
       rec.header_from = records.text(9);
-      dkim.bind(1, id);
-      while (dkim.step()) rec.dkim_results.push_back({dkim.text(0), dkim.text(1), dkim.text(2), dkim.text(3)});
-      dkim.reset();
-      spf.bind(1, id);
-      while (spf.step()) rec.spf_results.push_back({spf.text(0), spf.text(1), spf.text(2), spf.text(3)});
-      spf.reset();
-      reasons.bind(1, id);
-      while (reasons.step()) rec.reasons.push_back({reasons.text(0), reasons.text(1)});
-      reasons.reset();
+      merge(dkim, more_dkim, id, [&](Stmt& q) {
+        rec.dkim_results.push_back({q.text(1), q.text(2), q.text(3), q.text(4)});
+      });
+      merge(spf, more_spf, id, [&](Stmt& q) {
+        rec.spf_results.push_back({q.text(1), q.text(2), q.text(3), q.text(4)});
+      });
+      merge(reasons, more_reasons, id, [&](Stmt& q) { rec.reasons.push_back({q.text(1), q.text(2)}); });
       fn(ExportRow{&meta, &rec});
     }
-    records.reset();
+    for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->reset();
   }
 }
 

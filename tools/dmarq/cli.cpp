@@ -23,6 +23,19 @@ std::string default_db_path() {
   return base + "/dmarq/dmarq.sqlite";
 }
 
+std::string default_config_path() {
+  if (const char* env = std::getenv("DMARQ_CONFIG"); env && *env) return env;
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.config";
+  } else {
+    base = ".";
+  }
+  return base + "/dmarq/config.toml";
+}
+
 int64_t now_utc() {
   using namespace std::chrono;
   return duration_cast<seconds>(system_clock::now().time_since_epoch()).count();

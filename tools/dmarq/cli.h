@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "dmarq/analyze/analyzer.h"
 #include "dmarq/store/store.h"
 
 namespace dmarq::cli {
@@ -18,13 +19,20 @@ enum ExitCode : int {
   kOk = 0,         // everything done (duplicates count as done)
   kRejected = 1,   // some inputs were rejected and set aside; the rest is done
   kUsage = 2,      // usage, configuration or environment error
+  kNotReady = 3,   // readiness --fail-if-not-ready: the verdict is "not ready"
   kLocked = 75,    // EX_TEMPFAIL: another ingest holds the database
 };
 
 struct Globals {
-  std::string db;  // resolved database path
+  std::string db;      // resolved database path
+  std::string config;  // resolved config path
+  bool config_explicit = false;  // given with --config or $DMARQ_CONFIG: must exist
   bool verbose = false;
 };
+
+// $DMARQ_CONFIG, else $XDG_CONFIG_HOME/dmarq/config.toml, else
+// ~/.config/dmarq/config.toml.
+std::string default_config_path();
 
 // $DMARQ_DB, else $XDG_DATA_HOME/dmarq/dmarq.sqlite, else
 // ~/.local/share/dmarq/dmarq.sqlite.
@@ -46,6 +54,23 @@ void add_ingest(CLI::App& app, Globals& g, Action& run);
 void add_reports(CLI::App& app, Globals& g, Action& run);
 void add_export(CLI::App& app, Globals& g, Action& run);
 void add_rejects(CLI::App& app, Globals& g, Action& run);
+void add_analyze(CLI::App& app, Globals& g, Action& run);
+
+// The analyzer's period from --since (Nd or a date) and --until (a date,
+// included), both whole UTC days; nullopt after saying what is wrong.
+std::optional<analyze::Period> make_period(const std::string& since, const std::optional<std::string>& until);
+
+// dmarq sources, shared with dmarq export sources.
+struct SourcesOptions {
+  std::string domain;
+  std::string since = "30d";
+  std::optional<std::string> until;
+  std::string by = "ip";
+  bool unknown = false;
+  std::string format = "table";
+};
+void add_sources_options(CLI::App* cmd, SourcesOptions& o, bool table);
+int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out);
 
 // Prints "dmarq: <message>" to stderr, terminal-safe.
 void complain(const std::string& message);

@@ -54,6 +54,30 @@ void add_export(CLI::App& app, Globals& g, Action& run) {
   agg->add_option("--domain", o->domain, "Only this policy domain");
   agg->add_option("--since", o->since, "Only reports ending at or after: Nd, YYYY-MM-DD (UTC)");
   agg->callback([&g, &run, o] { run = [&g, o] { return run_export(g, *o); }; });
+
+  auto so = std::make_shared<SourcesOptions>();
+  so->format = "csv";
+  auto* src = cmd->add_subcommand("sources", "What 'dmarq sources' shows, every column, for review in a spreadsheet");
+  add_sources_options(src, *so, false);
+  src->add_option("-o,--output", o->out, "Write to FILE instead of standard output");
+  src->callback([&g, &run, o, so] {
+    run = [&g, o, so] {
+      std::ofstream file;
+      if (!o->out.empty() && o->out != "-") {
+        file.open(o->out, std::ios::binary | std::ios::trunc);
+        if (!file) {
+          complain("cannot write " + o->out);
+          return int{kUsage};
+        }
+      }
+      int code = run_sources(g, *so, file.is_open() ? static_cast<std::ostream&>(file) : std::cout);
+      if (file.is_open() && !file.flush()) {
+        complain("write failed on " + o->out);
+        return int{kUsage};
+      }
+      return code;
+    };
+  });
 }
 
 }  // namespace dmarq::cli

@@ -21,13 +21,8 @@ struct ListOptions {
 };
 
 void print_csv(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
-  auto line = [](const std::vector<std::string>& cells) {
-    std::string out;
-    for (std::size_t i = 0; i < cells.size(); ++i) out += (i ? "," : "") + output::csv_field(cells[i]);
-    std::cout << out << "\r\n";
-  };
-  line(header);
-  for (const auto& r : rows) line(r);
+  std::cout << output::csv_line(header);
+  for (const auto& r : rows) std::cout << output::csv_line(r);
 }
 
 int run_reports(const Globals& g, const ListOptions& o) {

@@ -16,6 +16,12 @@ int main(int argc, char** argv) {
   g.db = default_db_path();
   app.add_option("--db", g.db, "SQLite database (default: $DMARQ_DB or ~/.local/share/dmarq/dmarq.sqlite)")
       ->capture_default_str();
+  g.config = default_config_path();
+  if (const char* env = std::getenv("DMARQ_CONFIG"); env && *env) g.config_explicit = true;
+  app.add_option("--config", g.config,
+                 "TOML config with the known senders (default: $DMARQ_CONFIG or ~/.config/dmarq/config.toml)")
+      ->capture_default_str()
+      ->each([&g](const std::string&) { g.config_explicit = true; });
   app.add_flag("-v,--verbose", g.verbose, "Also print warnings and a summary");
 
   Action run;
@@ -23,6 +29,7 @@ int main(int argc, char** argv) {
   add_reports(app, g, run);
   add_export(app, g, run);
   add_rejects(app, g, run);
+  add_analyze(app, g, run);
 
   try {
     app.parse(argc, argv);

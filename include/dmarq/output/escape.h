@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dmarq::output {
 
@@ -16,6 +17,8 @@ std::string terminal_safe(std::string_view text);
 // whose first non-space character is = + - @ TAB or CR is prefixed with a
 // single quote so spreadsheets do not run it as a formula.
 std::string csv_field(std::string_view text);
+// A whole CSV line of csv_field cells, ending in CRLF (RFC 4180).
+std::string csv_line(const std::vector<std::string>& cells);
 
 // Number of terminal columns `text` takes (code points; no wide-char tables).
 std::size_t display_width(std::string_view text);

@@ -63,6 +63,7 @@ struct Reject {
 struct ReportFilter {
   std::optional<std::string> domain;
   std::optional<int64_t> since;  // report end >= since
+  std::optional<int64_t> until;  // report begin < until
 };
 
 struct ReportSummary {

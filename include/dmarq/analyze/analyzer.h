@@ -1,0 +1,130 @@
+// The analyzer: per-source, readiness and per-day views of one domain's
+// reports over a period, computed from the stored records on each call.
+//
+// Every record is evaluated (evaluate.h), matched against the known senders
+// (senders.h) and its message count spread over UTC days (days.h); the views
+// only add those up. Counts are pro-rated to the days of the period, so a
+// report that straddles the period's start counts only its share.
+//
+// Status of a source: "known" when it matches a [senders.NAME] entry;
+// "authenticated" when it is not listed but passes aligned DKIM (it holds our
+// key, or forwards signed mail intact); "unknown" otherwise.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dmarq/analyze/days.h"
+#include "dmarq/analyze/evaluate.h"
+#include "dmarq/analyze/senders.h"
+#include "dmarq/store/store.h"
+
+namespace dmarq::analyze {
+
+struct Period {
+  int64_t since = 0;  // UTC midnight, inclusive
+  int64_t until = 0;  // UTC midnight, exclusive
+};
+
+enum class Status { known, authenticated, unknown };
+std::string_view to_string(Status status);
+
+// One record as the views see it.
+struct RecordView {
+  const model::ReportMeta* meta = nullptr;
+  const model::Record* record = nullptr;
+  const Evaluation* eval = nullptr;
+  std::string header_from;            // normalized, policy domain when absent
+  std::span<const DayShare> days;     // its messages per day inside the period
+  uint64_t messages = 0;              // sum of `days`
+  Status status = Status::unknown;
+  const SenderMatch* match = nullptr;  // when known
+};
+
+class Analyzer {
+ public:
+  Analyzer(store::Store& store, const Senders& senders) : store_(store), senders_(senders) {}
+  // Calls `fn` for every record of `domain`'s reports (every domain's when it
+  // is empty) that has messages in `period`, in report order.
+  void for_each(const std::string& domain, const Period& period, const std::function<void(const RecordView&)>& fn);
+  const Senders& senders() const { return senders_; }
+
+ private:
+  store::Store& store_;
+  const Senders& senders_;
+  OrgDomains org_;
+};
+
+// --- sources ---------------------------------------------------------------
+
+enum class GroupBy { ip, sender, reporter };
+
+struct SourceRow {
+  std::string key;  // the address, the sender name, or the reporter
+  Status status = Status::unknown;  // for ip and sender rows
+  std::string sender, matched;      // sender name and "ip 192.0.2.0/24" etc. when known
+  uint64_t messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+  uint64_t disposition_none = 0, disposition_quarantine = 0, disposition_reject = 0;
+  std::set<std::string> ips, header_from, envelope_from, dkim_domains, dkim_selectors, reporters;
+  std::set<std::string> spf_results, dkim_results;  // raw results seen: "pass", "neutral", ...
+  int64_t first_seen = 0, last_seen = 0;  // report begin / end
+  std::map<Reason, uint64_t> reasons;     // messages per main reason
+  Reason main_reason = Reason::aligned;   // the main reason with the most messages
+  std::string explanation;                // sentences for main_reason, then its record's other reasons
+};
+
+// Rows sorted by messages, then key. `unknown_only` keeps unknown sources.
+std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Period& period, GroupBy by,
+                               bool unknown_only);
+
+// --- readiness -------------------------------------------------------------
+
+struct Split {
+  uint64_t total = 0;
+  uint64_t passes = 0;         // passes today (SPF pass; or DMARC pass)
+  uint64_t safe = 0;           // would change, yet still pass DMARC (aligned DKIM) or be spared (override)
+  uint64_t known_fail = 0;     // would fail from known or authenticated senders: fix these first
+  uint64_t unknown_fail = 0;   // would fail from unknown sources: spoofing, good to block
+};
+
+struct Readiness {
+  std::string domain;
+  Period period;
+  std::string p, sp;           // the most recent published policy seen
+  uint64_t reports = 0;
+  Split spf;                   // SPF to -all
+  Split dmarc;                 // DMARC to quarantine/reject
+  bool spf_ready = false, dmarc_ready = false;
+  std::vector<std::string> actions;  // numbered in output, most important first
+  bool ready() const { return spf_ready && dmarc_ready; }
+};
+
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period);
+
+// --- trend -----------------------------------------------------------------
+
+struct TrendDay {
+  int64_t day = 0;
+  uint64_t messages = 0, dmarc_pass = 0, unknown = 0;
+};
+// One entry per day of the period, including days without data.
+std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period);
+
+// --- senders ---------------------------------------------------------------
+
+struct SenderUse {
+  std::string name;
+  std::map<std::string, uint64_t> matched;  // "ip 192.0.2.0/24" -> messages
+  uint64_t messages = 0, dmarc_pass = 0;
+  std::set<std::string> ips, domains;  // sources and policy domains seen
+};
+// Every configured sender in file order, with what it matched over the
+// period, in `domain` or in every domain when it is empty.
+std::vector<SenderUse> sender_usage(Analyzer& a, const std::string& domain, const Period& period);
+
+}  // namespace dmarq::analyze

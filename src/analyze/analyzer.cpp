@@ -1,0 +1,375 @@
+#include "dmarq/analyze/analyzer.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <unordered_map>
+
+namespace dmarq::analyze {
+namespace {
+
+constexpr int64_t kDay = 86400;
+
+// A known sender's failing mail may be this share of the total and still
+// count as ready: forwarding and one-off misroutes never quite reach zero.
+constexpr double kReadyTolerance = 0.001;
+
+bool within(uint64_t fails, uint64_t total) {
+  return total > 0 && static_cast<double>(fails) <= kReadyTolerance * static_cast<double>(total);
+}
+
+std::string percent(uint64_t part, uint64_t total) {
+  if (total == 0) return "0%";
+  return fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(total));
+}
+
+std::string source_key(const model::Record& r) {
+  if (r.source_ip) return r.source_ip->to_string();
+  return r.source_ip_text.empty() ? "(no address)" : r.source_ip_text;
+}
+
+bool is_override_spared(std::string_view type) {
+  return type == "forwarded" || type == "trusted_forwarder" || type == "mailing_list" || type == "local_policy";
+}
+
+}  // namespace
+
+std::string_view to_string(Status status) {
+  switch (status) {
+    case Status::known: return "known";
+    case Status::authenticated: return "authenticated";
+    case Status::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+void Analyzer::for_each(const std::string& domain, const Period& period,
+                        const std::function<void(const RecordView&)>& fn) {
+  store::ReportFilter filter;
+  if (!domain.empty()) filter.domain = normalize_domain(domain);
+  filter.since = period.since;
+  filter.until = period.until;
+
+  std::vector<DayShare> days;
+  SourceFacts facts;
+  store_.for_each_record(filter, [&](const store::ExportRow& row) {
+    const model::ReportMeta& meta = *row.meta;
+    const model::Record& rec = *row.record;
+    days.clear();
+    uint64_t messages = 0;
+    // Most reports cover one UTC day: no need to split.
+    int64_t first_day = utc_day(meta.begin);
+    if (meta.end <= meta.begin || utc_day(meta.end - 1) == first_day) {
+      if (first_day >= period.since && first_day < period.until) days.push_back({first_day, rec.count});
+    } else {
+      for (const auto& d : split_days(meta.begin, meta.end, rec.count))
+        if (d.day >= period.since && d.day < period.until) days.push_back(d);
+    }
+    if (days.empty()) return;
+    for (const auto& d : days) messages += d.count;
+
+    Evaluation eval = evaluate(rec, meta.policy, org_);
+    facts.ip = rec.source_ip;
+    facts.dkim_domains.clear();
+    for (const auto& d : rec.dkim_results)
+      if (d.result == "pass") facts.dkim_domains.push_back(normalize_domain(d.domain));
+    std::optional<SenderMatch> match = senders_.match(facts);
+
+    RecordView v;
+    v.meta = &meta;
+    v.record = &rec;
+    v.eval = &eval;
+    v.header_from = normalize_domain(rec.header_from.empty() ? meta.policy.domain : rec.header_from);
+    v.days = days;
+    v.messages = messages;
+    v.status = match ? Status::known : eval.dkim_aligned ? Status::authenticated : Status::unknown;
+    v.match = match ? &*match : nullptr;
+    fn(v);
+  });
+}
+
+// --- sources -------------------------------------------------------------------
+
+namespace {
+
+struct Example {  // the record that explains a reason best: the one with most messages
+  uint64_t messages = 0;
+  Evaluation eval;
+  std::string header_from;
+};
+
+struct Group {
+  SourceRow row;
+  std::map<std::string, uint64_t> senders;  // name -> messages, for ip rows
+  std::map<std::string, std::string> matched_by;
+  uint64_t authenticated = 0;
+  std::map<Reason, Example> examples;
+};
+
+}  // namespace
+
+std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Period& period, GroupBy by,
+                               bool unknown_only) {
+  std::unordered_map<std::string, Group> groups;
+  a.for_each(domain, period, [&](const RecordView& v) {
+    std::string key;
+    switch (by) {
+      case GroupBy::ip: key = source_key(*v.record); break;
+      case GroupBy::sender:
+        key = v.match ? v.match->sender->name
+              : v.status == Status::authenticated ? "(authenticated)" : "(unknown)";
+        break;
+      case GroupBy::reporter: key = v.meta->org_name; break;
+    }
+    Group& g = groups[key];
+    SourceRow& r = g.row;
+    const Evaluation& e = *v.eval;
+    const model::Record& rec = *v.record;
+    if (r.messages == 0 && r.key.empty()) {
+      r.key = key;
+      r.first_seen = v.meta->begin;
+      r.last_seen = v.meta->end;
+    }
+    r.messages += v.messages;
+    if (e.dmarc_pass) r.dmarc_pass += v.messages;
+    if (e.spf_aligned) r.spf_aligned += v.messages;
+    if (e.dkim_aligned) r.dkim_aligned += v.messages;
+    if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
+    else if (rec.disposition == "reject") r.disposition_reject += v.messages;
+    else r.disposition_none += v.messages;
+    r.ips.insert(source_key(rec));
+    r.header_from.insert(v.header_from);
+    if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
+    for (const auto& d : rec.dkim_results) {
+      if (!d.domain.empty()) r.dkim_domains.insert(normalize_domain(d.domain));
+      if (!d.selector.empty()) r.dkim_selectors.insert(d.selector);
+      r.dkim_results.insert(d.result.empty() ? "none" : d.result);
+    }
+    if (rec.dkim_results.empty()) r.dkim_results.insert("none");
+    r.spf_results.insert(e.spf_result);
+    r.reporters.insert(v.meta->org_name);
+    r.first_seen = std::min(r.first_seen, v.meta->begin);
+    r.last_seen = std::max(r.last_seen, v.meta->end);
+    if (v.match) {
+      g.senders[v.match->sender->name] += v.messages;
+      g.matched_by[v.match->sender->name] = v.match->kind + " " + v.match->value;
+    }
+    if (v.status == Status::authenticated) g.authenticated += v.messages;
+    Reason main = e.main();
+    r.reasons[main] += v.messages;
+    Example& ex = g.examples[main];
+    if (ex.header_from.empty() || v.messages > ex.messages) {
+      ex.messages = v.messages;
+      ex.eval = e;
+      ex.header_from = v.header_from;
+    }
+  });
+
+  std::vector<SourceRow> out;
+  for (auto& [key, g] : groups) {
+    SourceRow& r = g.row;
+    if (!g.senders.empty()) {
+      auto best = std::max_element(g.senders.begin(), g.senders.end(),
+                                   [](const auto& x, const auto& y) { return x.second < y.second; });
+      r.status = Status::known;
+      r.sender = best->first;
+      r.matched = g.matched_by[best->first];
+    } else {
+      r.status = g.authenticated > 0 ? Status::authenticated : Status::unknown;
+    }
+    if (unknown_only && r.status != Status::unknown) continue;
+    auto best = std::max_element(r.reasons.begin(), r.reasons.end(), [](const auto& x, const auto& y) {
+      return x.second < y.second;  // ties: the earlier (more actionable) reason
+    });
+    if (best != r.reasons.end()) {
+      r.main_reason = best->first;
+      const Example& ex = g.examples[best->first];
+      r.explanation = sentence(best->first, ex.eval, ex.header_from);
+      for (std::size_t i = 1; i < ex.eval.reasons.size(); ++i) {
+        r.explanation += ' ';
+        r.explanation += sentence(ex.eval.reasons[i], ex.eval, ex.header_from);
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const SourceRow& x, const SourceRow& y) {
+    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
+  });
+  return out;
+}
+
+// --- readiness -----------------------------------------------------------------
+
+namespace {
+
+// What a failing known source needs, keyed by the action's text so that each
+// is said once, ordered by the messages it would fix.
+struct Actions {
+  std::map<std::string, uint64_t> weight;
+  void add(std::string text, uint64_t messages) { weight[std::move(text)] += messages; }
+  std::vector<std::string> sorted() const {
+    std::vector<std::pair<std::string, uint64_t>> v(weight.begin(), weight.end());
+    std::stable_sort(v.begin(), v.end(), [](const auto& x, const auto& y) { return x.second > y.second; });
+    std::vector<std::string> out;
+    for (auto& [text, n] : v) out.push_back(text);
+    return out;
+  }
+};
+
+std::string who(const RecordView& v) {
+  std::string ip = source_key(*v.record);
+  return v.match ? fmt::format("{} ({})", ip, v.match->sender->name) : ip;
+}
+
+// What a known source needs so that DMARC holds without it: aligned DKIM
+// (the part that survives forwarding), and when it has none, SPF too.
+void fix_for(const RecordView& v, Actions& out) {
+  const Evaluation& e = *v.eval;
+  if (e.dkim_aligned) return;
+  const std::string& hf = v.header_from;
+  uint64_t n = v.messages;
+  if (!e.dkim_domain.empty() && e.dkim_result != "pass" && e.dkim_result != "none" &&
+      domain_is_under(e.dkim_domain, hf))
+    out.add(fmt::format("Fix DKIM for d={} s={}: its signatures do not verify. Publish the public key at "
+                        "{}._domainkey.{}, or sign with the selector whose key is published.",
+                        e.dkim_domain, e.dkim_selector, e.dkim_selector, e.dkim_domain),
+            n);
+  else if (!e.dkim_domain.empty() && e.dkim_result == "pass")
+    out.add(fmt::format("{} signs with d={} only: publish a DKIM key for {} at that sender and sign with d={}.",
+                        who(v), e.dkim_domain, hf, hf),
+            n);
+  else
+    out.add(fmt::format("Sign mail from {} with DKIM for d={}.", who(v), hf), n);
+  if (e.spf_aligned) return;
+  const auto& ip = v.record->source_ip;
+  std::string spf_domain = e.spf_domain.empty() ? hf : e.spf_domain;
+  if (e.spf_result == "pass")
+    out.add(fmt::format("{} passes SPF for {}, not aligned with {}: set up a custom return-path under {}.", who(v),
+                        spf_domain, hf, hf),
+            n);
+  else
+    out.add(fmt::format("Authorize {} in the SPF record of {}: add {} (SPF says {} today).", who(v), spf_domain,
+                        ip ? fmt::format("{}:{}", ip->v4 ? "ip4" : "ip6", ip->to_string()) : "its address",
+                        e.spf_result),
+            n);
+}
+
+}  // namespace
+
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period) {
+  Readiness out;
+  out.domain = normalize_domain(domain);
+  out.period = period;
+  Actions actions;
+  std::set<std::string> reports;
+  int64_t latest = INT64_MIN;
+  uint64_t authenticated_unlisted = 0;
+  std::set<std::string> unlisted;
+  a.for_each(domain, period, [&](const RecordView& v) {
+    const Evaluation& e = *v.eval;
+    uint64_t n = v.messages;
+    reports.insert(v.meta->org_name + '\0' + v.meta->report_id);
+    if (v.meta->begin >= latest) {
+      latest = v.meta->begin;
+      out.p = v.meta->policy.p;
+      out.sp = v.meta->policy.sp;
+    }
+    bool known = v.status != Status::unknown;
+
+    // SPF to -all: every result that is not pass becomes fail.
+    out.spf.total += n;
+    if (e.spf_result == "pass") out.spf.passes += n;
+    else if (e.dkim_aligned) out.spf.safe += n;
+    else if (known) out.spf.known_fail += n;
+    else out.spf.unknown_fail += n;
+
+    // DMARC to quarantine/reject: every DMARC failure is acted on, unless
+    // the receiver overrides (it told us it did, for forwarded mail).
+    out.dmarc.total += n;
+    if (e.dmarc_pass) out.dmarc.passes += n;
+    else if (is_override_spared(e.override_type)) out.dmarc.safe += n;
+    else if (known) out.dmarc.known_fail += n;
+    else out.dmarc.unknown_fail += n;
+
+    if (v.status == Status::known) fix_for(v, actions);
+    if (v.status == Status::authenticated) {
+      authenticated_unlisted += n;
+      unlisted.insert(source_key(*v.record));
+    }
+  });
+  out.reports = reports.size();
+  out.spf_ready = within(out.spf.known_fail, out.spf.total);
+  out.dmarc_ready = within(out.dmarc.known_fail, out.dmarc.total);
+
+  if (out.spf.total == 0) {
+    out.actions.push_back(fmt::format("No reports for {} in this period: publish a DMARC record with rua= and "
+                                      "wait for reports before changing anything.", out.domain));
+    return out;
+  }
+  out.actions = actions.sorted();
+  if (out.dmarc.unknown_fail > 0)
+    out.actions.push_back(fmt::format(
+        "Unknown sources sent {} messages that fail DMARC ({}). If any of them is yours, list it under "
+        "[senders.NAME] in the config; the rest is spoofing or forwarding that p=reject would block.",
+        out.dmarc.unknown_fail, percent(out.dmarc.unknown_fail, out.dmarc.total)));
+  if (!unlisted.empty())
+    out.actions.push_back(fmt::format("{} source(s) pass aligned DKIM but are not listed ({} messages): add them "
+                                      "to [senders] so that they are tracked.",
+                                      unlisted.size(), authenticated_unlisted));
+  if (out.spf_ready)
+    out.actions.push_back(fmt::format("SPF is ready: change the SPF record of {} to end in -all.", out.domain));
+  else
+    out.actions.push_back("Do not end SPF in -all yet: first make the known senders above pass, then change the "
+                          "record's last term to -all.");
+  if (out.dmarc_ready) {
+    if (out.p == "none" || out.p.empty())
+      out.actions.push_back(fmt::format("DMARC is ready: move {} to p=quarantine (with pct= to go step by step), "
+                                        "then to p=reject.", out.domain));
+    else if (out.p == "quarantine")
+      out.actions.push_back(fmt::format("DMARC is ready: move {} from p=quarantine to p=reject.", out.domain));
+  } else {
+    out.actions.push_back(fmt::format("Keep p={} until the known senders above pass DMARC.",
+                                      out.p.empty() ? "none" : out.p));
+  }
+  return out;
+}
+
+// --- trend -----------------------------------------------------------------------
+
+std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period) {
+  std::vector<TrendDay> out;
+  for (int64_t d = period.since; d < period.until; d += kDay) out.push_back({d, 0, 0, 0});
+  if (out.empty()) return out;
+  a.for_each(domain, period, [&](const RecordView& v) {
+    for (const auto& share : v.days) {
+      auto i = static_cast<std::size_t>((share.day - period.since) / kDay);
+      if (i >= out.size()) continue;
+      out[i].messages += share.count;
+      if (v.eval->dmarc_pass) out[i].dmarc_pass += share.count;
+      if (v.status == Status::unknown) out[i].unknown += share.count;
+    }
+  });
+  return out;
+}
+
+// --- senders -------------------------------------------------------------------
+
+std::vector<SenderUse> sender_usage(Analyzer& a, const std::string& domain, const Period& period) {
+  std::vector<SenderUse> out;
+  std::unordered_map<const Sender*, std::size_t> index;
+  for (const auto& s : a.senders().list()) {
+    index[&s] = out.size();
+    out.push_back(SenderUse{s.name, {}, 0, 0, {}, {}});
+  }
+  a.for_each(domain, period, [&](const RecordView& v) {
+    if (!v.match) return;
+    SenderUse& u = out[index.at(v.match->sender)];
+    u.matched[v.match->kind + " " + v.match->value] += v.messages;
+    u.messages += v.messages;
+    if (v.eval->dmarc_pass) u.dmarc_pass += v.messages;
+    u.ips.insert(source_key(*v.record));
+    u.domains.insert(v.meta->policy.domain);
+  });
+  return out;
+}
+
+}  // namespace dmarq::analyze
