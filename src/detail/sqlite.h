@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -61,6 +62,17 @@ class Stmt {
   std::string text(int col) const {
     auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
     return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col))) : std::string();
+  }
+  // Valid until the next step(), reset() or column call on this column:
+  // assign it into a reused string to read rows without allocating.
+  std::string_view view(int col) const {
+    auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_.get(), col));
+    return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col))) : std::string_view();
+  }
+  std::span<const unsigned char> blob(int col) const {
+    auto* p = static_cast<const unsigned char*>(sqlite3_column_blob(s_.get(), col));
+    return p ? std::span<const unsigned char>(p, static_cast<std::size_t>(sqlite3_column_bytes(s_.get(), col)))
+             : std::span<const unsigned char>();
   }
   bool is_null(int col) const { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
 

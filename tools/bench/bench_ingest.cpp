@@ -1,6 +1,8 @@
 // dmarq-bench: times `dmarq ingest --maildir` on a corpus (e.g. one written
-// by dmarq-gen). A benchmark, not a test: it reports numbers and only fails
-// when dmarq fails or the database cannot be read.
+// by dmarq-gen), or with --query-db the analyzer's commands (sources,
+// readiness, trend) on an existing database. A benchmark, not a test: it
+// reports numbers and only fails when dmarq fails or the database cannot be
+// read.
 //
 // Guarantees:
 //  * The source Maildir is never modified: every run ingests a fresh
@@ -20,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -46,6 +49,10 @@ struct Options {
   int runs = 1;
   std::string extra;
   bool keep = false;
+  // --query-db mode.
+  fs::path query_db;
+  std::string domain, since, until;
+  fs::path config;
 };
 
 struct ChildResult {
@@ -123,8 +130,9 @@ uint64_t copy_tree(const fs::path& from, const fs::path& to) {
 }
 
 // fork + execv + wait4. argv is built before fork so the child only calls
-// async-signal-safe functions. stdout/stderr are inherited (passed through).
-ChildResult run_child(const std::vector<std::string>& args) {
+// async-signal-safe functions. stdout/stderr are inherited (passed through),
+// or stdout goes to /dev/null when `quiet`.
+ChildResult run_child(const std::vector<std::string>& args, bool quiet = false) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -136,6 +144,10 @@ ChildResult run_child(const std::vector<std::string>& args) {
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork: " + std::string(std::strerror(errno)));
   if (pid == 0) {
+    if (quiet) {
+      int null = open("/dev/null", O_WRONLY);
+      if (null >= 0) dup2(null, 1);
+    }
     execv(argv[0], argv.data());
     static constexpr char kMsg[] = "dmarq-bench: execv failed\n";
     [[maybe_unused]] auto n = write(2, kMsg, sizeof kMsg - 1);
@@ -268,6 +280,58 @@ std::optional<RunResult> bench_once(const Options& o, const WorkDir& work, int n
   return r;
 }
 
+// --query-db: each analyzer command `runs` times on the same database (the
+// first run warms the page cache like any second query of the day would);
+// prints each time and the median, and the peak RSS.
+int bench_queries(const Options& o) {
+  if (!fs::is_regular_file(o.query_db)) {
+    std::fprintf(stderr, "dmarq-bench: --query-db %s is not a file\n", o.query_db.c_str());
+    return 2;
+  }
+  std::string error;
+  const auto counts = count_rows(o.query_db, error);
+  if (!counts) {
+    std::fprintf(stderr, "dmarq-bench: cannot count rows: %s\n", error.c_str());
+    return 2;
+  }
+  std::printf("database: %s reports=%llu records=%llu\n", o.query_db.c_str(),
+              static_cast<unsigned long long>(counts->reports), static_cast<unsigned long long>(counts->records));
+  std::vector<std::string> base = {o.dmarq.string(), "--db", o.query_db.string()};
+  if (!o.config.empty()) {
+    base.push_back("--config");
+    base.push_back(o.config.string());
+  }
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {"sources", {"sources", "--domain", o.domain, "--since", o.since, "--until", o.until}},
+      {"readiness", {"readiness", "--domain", o.domain, "--since", o.since, "--until", o.until}},
+      {"trend", {"trend", "--domain", o.domain, "--days", "90", "--until", o.until}},
+  };
+  bool ok = true;
+  for (const auto& [name, words] : commands) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), words.begin(), words.end());
+    std::vector<double> times;
+    long peak = 0;
+    for (int n = 1; n <= o.runs; ++n) {
+      ChildResult r = run_child(args, true);
+      // readiness exits 0 (no --fail-if-not-ready); anything else is a failure.
+      if (r.exit_code != 0) {
+        std::printf("%s: run %d exit=%d (%s)\n", name.c_str(), n, r.exit_code, exit_meaning(r.exit_code));
+        ok = false;
+        break;
+      }
+      times.push_back(r.wall_seconds);
+      peak = std::max(peak, r.peak_rss_kib);
+    }
+    if (times.empty()) continue;
+    std::vector<double> sorted = times;
+    std::sort(sorted.begin(), sorted.end());
+    std::printf("%s: runs=%zu wall min/median/max=%.3f/%.3f/%.3fs peak_rss(max)=%.1f MB\n", name.c_str(),
+                times.size(), sorted.front(), sorted[sorted.size() / 2], sorted.back(), peak / 1024.0);
+  }
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -275,8 +339,17 @@ int main(int argc, char** argv) {
   Options o;
   o.dmarq = default_dmarq();
   app.add_option("--dmarq", o.dmarq, "dmarq executable")->capture_default_str();
-  app.add_option("--maildir", o.maildir, "source Maildir (never modified; copied per run)")
-      ->required();
+  auto* maildir = app.add_option("--maildir", o.maildir, "source Maildir (never modified; copied per run)");
+  auto* query_db = app.add_option("--query-db", o.query_db,
+                                  "instead of ingesting: time sources, readiness and trend on this database");
+  maildir->excludes(query_db);
+  app.add_option("--domain", o.domain, "--query-db: the policy domain")->needs(query_db);
+  app.add_option("--since", o.since, "--query-db: sources/readiness start, Nd or YYYY-MM-DD")
+      ->needs(query_db)
+      ->default_val("30d");
+  app.add_option("--until", o.until, "--query-db: last day, YYYY-MM-DD (trend covers the 90 days ending then)")
+      ->needs(query_db);
+  app.add_option("--config", o.config, "--query-db: dmarq config with known senders")->needs(query_db);
   app.add_option("--db", o.db,
                  "database path; default: a new temp database per run. A given path is "
                  "reused by every run and never deleted");
@@ -286,6 +359,21 @@ int main(int argc, char** argv) {
                  "`ingest --maildir DIR`");
   app.add_flag("--keep", o.keep, "keep the temp work dir (copies and databases)");
   CLI11_PARSE(app, argc, argv);
+  if (o.query_db.empty() && o.maildir.empty()) {
+    std::fprintf(stderr, "dmarq-bench: give --maildir DIR (ingest) or --query-db DB (analyzer)\n");
+    return 2;
+  }
+  if (!o.query_db.empty()) {
+    if (o.domain.empty() || o.until.empty()) {
+      std::fprintf(stderr, "dmarq-bench: --query-db needs --domain and --until\n");
+      return 2;
+    }
+    if (access(o.dmarq.c_str(), X_OK) != 0) {
+      std::fprintf(stderr, "dmarq-bench: dmarq executable not found at %s\n", o.dmarq.c_str());
+      return 2;
+    }
+    return bench_queries(o);
+  }
 
   if (const std::string err = check_options(o); !err.empty()) {
     std::fprintf(stderr, "dmarq-bench: %s\n", err.c_str());
