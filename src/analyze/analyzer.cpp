@@ -113,7 +113,7 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
   a.for_each(domain, period, [&](const RecordView& v) {
     std::string key;
     switch (by) {
-      case GroupBy::ip: key = source_key(*v.record); break;
+      case GroupBy::ip: key = source_key(*v.record) + '\0' + v.header_from; break;
       case GroupBy::sender:
         key = v.match ? v.match->sender->name
               : v.status == Status::authenticated ? "(authenticated)" : "(unknown)";
@@ -125,7 +125,7 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
     const Evaluation& e = *v.eval;
     const model::Record& rec = *v.record;
     if (r.messages == 0 && r.key.empty()) {
-      r.key = key;
+      r.key = by == GroupBy::ip ? source_key(rec) : key;
       r.first_seen = v.meta->begin;
       r.last_seen = v.meta->end;
     }
@@ -133,6 +133,7 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
     if (e.dmarc_pass) r.dmarc_pass += v.messages;
     if (e.spf_aligned) r.spf_aligned += v.messages;
     if (e.dkim_aligned) r.dkim_aligned += v.messages;
+    if (e.reporter_pass) r.reporter_pass += v.messages;
     if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
     else if (rec.disposition == "reject") r.disposition_reject += v.messages;
     else r.disposition_none += v.messages;
@@ -184,7 +185,11 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
       r.main_reason = best->first;
       const Example& ex = g.examples[best->first];
       r.explanation = sentence(best->first, ex.eval, ex.header_from);
-      for (std::size_t i = 1; i < ex.eval.reasons.size(); ++i) {
+      // The other reasons say what else to fix; not worth saying when DMARC
+      // passes on DKIM, nor for forwarded mail, which is not the sender's.
+      bool more = best->first != Reason::aligned && best->first != Reason::dkim_only &&
+                  best->first != Reason::forwarded;
+      for (std::size_t i = 1; more && i < ex.eval.reasons.size(); ++i) {
         r.explanation += ' ';
         r.explanation += sentence(ex.eval.reasons[i], ex.eval, ex.header_from);
       }
@@ -192,7 +197,8 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
     out.push_back(std::move(r));
   }
   std::sort(out.begin(), out.end(), [](const SourceRow& x, const SourceRow& y) {
-    return x.messages != y.messages ? x.messages > y.messages : x.key < y.key;
+    if (x.messages != y.messages) return x.messages > y.messages;
+    return x.key != y.key ? x.key < y.key : x.header_from < y.header_from;
   });
   return out;
 }

@@ -60,10 +60,15 @@ golden export-sources.json 0 export sources "${oct[@]}" --format json
 
 # The two-day report's records split over its two days by largest remainder,
 # ties to the earlier day: 101 -> 51+50, 40 -> 20+20, 9 -> 5+4, 3 -> 2+1,
-# 4 -> 2+2, 2 -> 1+1; day two adds Receiver Two's 21. Nothing is lost: 180.
+# 4 -> 2+2, 2 -> 1+1; day two adds Receiver Two's 26. Nothing is lost: 185.
 run dq --config "$cfg" trend --domain example.com --days 2 --until 2026-10-11 --format csv
 expect_contains "day 1 of the split" "2026-10-10,81," "$out"
-expect_contains "day 2 of the split" "2026-10-11,99," "$out"
+expect_contains "day 2 of the split" "2026-10-11,104," "$out"
+
+# By ip, one row per (address, header_from): 192.0.2.10 sends for two.
+run dq --config "$cfg" sources "${oct[@]}" --format csv
+expect_eq "rows for 192.0.2.10" 2 "$(grep -c '^192\.0\.2\.10,' <<<"$out")"
+expect_contains "the subdomain's row" "192.0.2.10,known,office,ip 192.0.2.0/24,5,100.0,100.0,100.0" "$out"
 
 # Output does not depend on TZ.
 TZ=Pacific/Kiritimati golden example-trend.txt 0 trend --domain example.com --days 5 --until 2026-10-12

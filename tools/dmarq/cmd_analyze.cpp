@@ -146,6 +146,7 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
       j["dmarc_pass"] = r.dmarc_pass;
       j["spf_aligned"] = r.spf_aligned;
       j["dkim_aligned"] = r.dkim_aligned;
+      j["reporter_dmarc_pass"] = r.reporter_pass;
       j["disposition"] = {{"none", r.disposition_none}, {"quarantine", r.disposition_quarantine},
                           {"reject", r.disposition_reject}};
       if (by != analyze::GroupBy::ip) j["ips"] = json_set(r.ips);
@@ -176,6 +177,7 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
   if (o.format == "csv") {
     std::vector<std::string> header{o.by,           "status",         "sender",       "matched_by",
                                     "messages",     "dmarc_pass_pct", "spf_aligned_pct", "dkim_aligned_pct",
+                                    "reporter_dmarc_pass_pct",
                                     "disposition_none", "disposition_quarantine", "disposition_reject",
                                     "ips",          "header_from",    "envelope_from", "dkim_domains",
                                     "dkim_selectors", "spf_results",  "dkim_results",
@@ -185,7 +187,8 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
     for (const auto& r : rows)
       cells.push_back({r.key, by_reporter ? "" : std::string(analyze::to_string(r.status)), r.sender, r.matched,
                        std::to_string(r.messages), pct(r.dmarc_pass, r.messages), pct(r.spf_aligned, r.messages),
-                       pct(r.dkim_aligned, r.messages), std::to_string(r.disposition_none),
+                       pct(r.dkim_aligned, r.messages), pct(r.reporter_pass, r.messages),
+                       std::to_string(r.disposition_none),
                        std::to_string(r.disposition_quarantine), std::to_string(r.disposition_reject),
                        joined(r.ips), joined(r.header_from), joined(r.envelope_from), joined(r.dkim_domains),
                        joined(r.dkim_selectors), joined(r.spf_results), joined(r.dkim_results),

@@ -64,11 +64,14 @@ class Analyzer {
 
 enum class GroupBy { ip, sender, reporter };
 
+// By ip, a row is one (source address, header_from) pair; by sender or
+// reporter, one name.
 struct SourceRow {
   std::string key;  // the address, the sender name, or the reporter
   Status status = Status::unknown;  // for ip and sender rows
   std::string sender, matched;      // sender name and "ip 192.0.2.0/24" etc. when known
   uint64_t messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+  uint64_t reporter_pass = 0;  // messages the reporters' policy_evaluated passed
   uint64_t disposition_none = 0, disposition_quarantine = 0, disposition_reject = 0;
   std::set<std::string> ips, header_from, envelope_from, dkim_domains, dkim_selectors, reporters;
   std::set<std::string> spf_results, dkim_results;  // raw results seen: "pass", "neutral", ...
