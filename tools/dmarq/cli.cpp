@@ -10,31 +10,28 @@
 
 namespace dmarq::cli {
 
-std::string default_db_path() {
-  if (const char* env = std::getenv("DMARQ_DB"); env && *env) return env;
+namespace {
+
+// $OVERRIDE, else $XDG_VAR/dmarq/LEAF, else ~/HOME_DIR/dmarq/LEAF (the XDG
+// base directory defaults), else ./dmarq/LEAF.
+std::string xdg_path(const char* override_var, const char* xdg_var, const char* home_dir, const char* leaf) {
+  if (const char* env = std::getenv(override_var); env && *env) return env;
   std::string base;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+  if (const char* xdg = std::getenv(xdg_var); xdg && *xdg) {
     base = xdg;
   } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::string(home) + "/.local/share";
+    base = std::string(home) + "/" + home_dir;
   } else {
     base = ".";
   }
-  return base + "/dmarq/dmarq.sqlite";
+  return base + "/dmarq/" + leaf;
 }
 
-std::string default_config_path() {
-  if (const char* env = std::getenv("DMARQ_CONFIG"); env && *env) return env;
-  std::string base;
-  if (const char* xdg = std::getenv("XDG_CONFIG_HOME"); xdg && *xdg) {
-    base = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::string(home) + "/.config";
-  } else {
-    base = ".";
-  }
-  return base + "/dmarq/config.toml";
-}
+}  // namespace
+
+std::string default_db_path() { return xdg_path("DMARQ_DB", "XDG_DATA_HOME", ".local/share", "dmarq.sqlite"); }
+
+std::string default_config_path() { return xdg_path("DMARQ_CONFIG", "XDG_CONFIG_HOME", ".config", "config.toml"); }
 
 int64_t now_utc() {
   using namespace std::chrono;
