@@ -40,7 +40,14 @@ struct Batch {
 };
 
 constexpr std::size_t kBatchOps = 512;
-constexpr std::size_t kBatchesPerExtractor = 6;
+// Enough output room for an extractor to run a few messages ahead while the
+// loader is still on an earlier, larger one (a batch of records is a few
+// hundred KB at most).
+constexpr std::size_t kBatchesPerExtractor = 8;
+// Messages read but not yet taken by an extractor: a few, and never more
+// than kInboxBytes of them unless a single message is larger.
+constexpr std::size_t kInboxMessages = 8;
+constexpr std::size_t kInboxBytes = 8u << 20;
 
 // Thrown inside an extractor to unwind it when the pipeline has failed.
 // Deliberately not a std::exception, so that extract() does not take it for
@@ -61,11 +68,7 @@ struct PipelinedIngester::Impl {
   struct Extractor final : OpSink {
     Impl& pipe;
     std::thread thread;
-    std::condition_variable wake;  // this extractor: input, a free batch, or closing
-    // Input: one message at a time.
-    std::optional<source::RawMessage> input;
-    int64_t now = 0;
-    bool closing = false;
+    std::condition_variable wake;  // this extractor: a free batch
     // Output.
     std::deque<Batch*> full, free;
     std::vector<std::unique_ptr<Batch>> batches;
@@ -92,14 +95,19 @@ struct PipelinedIngester::Impl {
           int64_t at;
           {
             std::unique_lock lock(pipe.mu);
-            wake.wait(lock, [&] { return input || closing || pipe.failure; });
+            pipe.inbox_cv.wait(lock, [&] { return !pipe.inbox.empty() || pipe.closing || pipe.failure; });
             if (pipe.failure) break;
-            if (!input) break;  // closing and nothing left
-            msg = std::move(*input);
-            input.reset();
-            at = now;
+            if (pipe.inbox.empty()) break;  // closing and nothing left
+            // Taking the message and saying who has it happen under one lock,
+            // so `owners` is in submission order.
+            msg = std::move(pipe.inbox.front().message);
+            at = pipe.inbox.front().now;
+            pipe.inbox_bytes -= msg.bytes.size();
+            pipe.inbox.pop_front();
+            pipe.owners.push_back(this);
           }
-          pipe.submit_cv.notify_one();  // the input slot is free again
+          pipe.submit_cv.notify_one();  // room in the inbox
+          pipe.load_cv.notify_one();    // the loader may be waiting to learn who has it
           message = &msg;
           extract(msg, at, pipe.limits, *this);
           message = nullptr;
@@ -187,6 +195,19 @@ struct PipelinedIngester::Impl {
     }
   };
 
+  // Input: messages not yet taken, and which extractor took each message
+  // (owners[k - owners_base] for message k), so that the loader can take
+  // them in submission order whoever extracted them.
+  struct Pending {
+    source::RawMessage message;
+    int64_t now = 0;
+  };
+  std::deque<Pending> inbox;
+  std::size_t inbox_bytes = 0;
+  std::condition_variable inbox_cv;  // extractors: a message to take, or closing
+  std::deque<Extractor*> owners;
+  bool closing = false;
+
   Loader loader;
   Limits limits;
   OnDone on_done;
@@ -217,6 +238,7 @@ struct PipelinedIngester::Impl {
   void notify_everyone() {
     submit_cv.notify_all();
     load_cv.notify_all();
+    inbox_cv.notify_all();
     for (auto& e : extractors) e->wake.notify_all();
   }
 
@@ -274,11 +296,26 @@ struct PipelinedIngester::Impl {
     }
   }
 
+  // The extractor that took the next message, in submission order; null
+  // when every message has been loaded (or the pipeline failed).
+  Extractor* next_owner() {
+    std::unique_lock lock(mu);
+    load_cv.wait(lock, [&] {
+      return !owners.empty() || failure || (closing && inbox.empty() && all_done());
+    });
+    if (failure || owners.empty()) return nullptr;
+    Extractor* e = owners.front();
+    owners.pop_front();
+    return e;
+  }
+  bool all_done() const {
+    return std::all_of(extractors.begin(), extractors.end(), [](const auto& e) { return e->done; });
+  }
+
   void load() {
     try {
-      // Message k was given to extractor k mod N: take them in that order.
-      for (std::size_t k = 0;; ++k)
-        if (!load_message(*extractors[k % extractors.size()])) break;
+      while (Extractor* e = next_owner())
+        if (!load_message(*e)) break;
     } catch (...) {
       loader.abandon();
       fail(std::current_exception());
@@ -288,16 +325,18 @@ struct PipelinedIngester::Impl {
   }
 
   void submit(source::RawMessage&& msg, int64_t now) {
-    Extractor& e = *extractors[submitted % extractors.size()];
     {
       std::unique_lock lock(mu);
-      submit_cv.wait(lock, [&] { return !e.input || failure; });
+      submit_cv.wait(lock, [&] {
+        return (inbox.size() < kInboxMessages && inbox_bytes + msg.bytes.size() <= kInboxBytes) || inbox.empty() ||
+               failure;
+      });
       if (failure) std::rethrow_exception(failure);
-      e.input = std::move(msg);
-      e.now = now;
+      inbox_bytes += msg.bytes.size();
+      inbox.push_back(Pending{std::move(msg), now});
     }
     ++submitted;
-    e.wake.notify_one();
+    inbox_cv.notify_one();
   }
 
   void stop() {
@@ -305,7 +344,7 @@ struct PipelinedIngester::Impl {
     stopped = true;
     {
       std::lock_guard lock(mu);
-      for (auto& e : extractors) e->closing = true;
+      closing = true;
     }
     notify_everyone();
     for (auto& e : extractors)

@@ -1,15 +1,18 @@
 // PipelinedIngester: extraction (MIME, unpacking, XML) on one or more worker
 // threads, loading into the store on one more, joined by bounded queues.
 //
-//   submit() --message k--> extractor (k mod N) --ops--> loader --> store
+//   submit() --> inbox --> whichever extractor is free --ops--> loader --> store
 //
-// Message k always goes to extractor k mod N and the loader takes messages
-// in that same order, so messages are committed exactly in submission
-// order whatever the number of extractors. `on_done` runs on the loading
-// thread right after each message's commit (or after it was found a
-// duplicate): that is where the caller may move the message out of its
-// folder. Memory stays bounded: each extractor holds one message and a fixed
-// number of reusable batches of operations.
+// Extractors take messages from the inbox in submission order and the loader
+// applies them in that same order (it knows which extractor took each), so
+// messages are committed exactly in submission order whatever the number of
+// extractors, while a large message on one extractor does not leave the
+// others idle. `on_done` runs on the loading thread right after each
+// message's commit (or after it was found a duplicate): that is where the
+// caller may move the message out of its folder. Memory stays bounded: the
+// inbox holds a few messages (a bounded number of bytes, or one message),
+// each extractor one message and a fixed number of reusable batches of
+// operations.
 //
 // A store failure on the loading thread rolls that message back, stops the
 // pipeline, and is rethrown from the next submit() or from finish().
@@ -33,7 +36,7 @@ class PipelinedIngester {
   PipelinedIngester(const PipelinedIngester&) = delete;
   PipelinedIngester& operator=(const PipelinedIngester&) = delete;
 
-  // Hands the message to an extractor (waiting while it is busy).
+  // Queues the message for extraction (waiting while the inbox is full).
   void submit(source::RawMessage message, int64_t now);
   // Waits until every submitted message is committed; rethrows a failure.
   void finish();
