@@ -12,14 +12,16 @@
 
 #include <toml++/toml.h>
 
+#include "config/toml_util.h"
 #include "dmarq/analyze/domain.h"
 
 namespace dmarq::analyze {
 
 namespace {
 
-// A config file is a few kB; anything this large is a wrong path.
-constexpr std::uintmax_t kMaxConfigBytes = 1u << 20;
+using config::quoted;
+using config::trim;
+using config::type_name;
 
 // ::ffff:0:0/96, where IPv4 addresses live in the 16-byte form.
 bool is_mapped(const std::array<uint8_t, 16>& b) {
@@ -33,13 +35,6 @@ void mask_to(std::array<uint8_t, 16>& b, int bits) {
     int keep = std::clamp(bits - 8 * i, 0, 8);
     b[i] = static_cast<uint8_t>(b[i] & (0xff00u >> keep));
   }
-}
-
-std::string_view trim(std::string_view s) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // A value we could ever match against a name seen in a report: LDH labels
@@ -61,51 +56,12 @@ bool is_domain_value(const std::string& d) {
   return label > 0;
 }
 
-std::string type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a float";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::date: return "a date";
-    case toml::node_type::time: return "a time";
-    case toml::node_type::date_time: return "a date-time";
-    case toml::node_type::none: break;
-  }
-  return "nothing";
-}
-
-// Quoted for messages; the value came from the user, who typed it as a TOML
-// string, so TOML-ish quoting reads naturally.
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20 || u == 0x7f) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 15]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
 class Checker {
  public:
   explicit Checker(const std::string& origin) : origin_(origin) {}
 
   [[noreturn]] void fail(const toml::source_region& where, const std::string& what) const {
-    throw ConfigError(origin_ + ":" + std::to_string(where.begin.line) + ":" + std::to_string(where.begin.column) +
-                      ": " + what);
+    config::fail(origin_, where, what);
   }
 
   // The strings of `node`, which must be an array of non-empty strings.
@@ -239,15 +195,7 @@ std::optional<SenderMatch> Senders::match(const SourceFacts& facts) const {
 
 Senders parse_senders(std::string_view text, const std::string& origin) {
   Checker check(origin);
-  toml::table root;
-  // dmarq throws for every environment failure, so it is never built without
-  // exceptions; toml++ picks its error style from the same compiler switch.
-  static_assert(TOML_EXCEPTIONS, "toml++ must report errors with exceptions");
-  try {
-    root = toml::parse(text, std::string_view(origin));
-  } catch (const toml::parse_error& e) {
-    check.fail(e.source(), std::string(e.description()));
-  }
+  toml::table root = config::parse_toml(text, origin);
 
   const toml::node* node = root.get("senders");
   if (!node) return {};
@@ -277,23 +225,6 @@ Senders parse_senders(std::string_view text, const std::string& origin) {
   return Senders(std::move(list));
 }
 
-Senders load_senders(const std::string& path) {
-  std::error_code ec;
-  auto status = std::filesystem::status(path, ec);
-  if (ec) throw ConfigError(path + ": cannot read: " + ec.message());
-  if (!std::filesystem::is_regular_file(status)) throw ConfigError(path + ": cannot read: not a regular file");
-  auto size = std::filesystem::file_size(path, ec);
-  if (ec) throw ConfigError(path + ": cannot read: " + ec.message());
-  if (size > kMaxConfigBytes)
-    throw ConfigError(path + ": " + std::to_string(size) + " bytes, more than a config file can be (" +
-                      std::to_string(kMaxConfigBytes) + ")");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  if (!in || !(bytes << in.rdbuf())) {
-    // An empty file reads as a failed insertion too; that is a valid, empty config.
-    if (!in.is_open() || size != 0) throw ConfigError(path + ": cannot read");
-  }
-  return parse_senders(bytes.str(), path);
-}
+Senders load_senders(const std::string& path) { return parse_senders(config::read_config_file(path), path); }
 
 }  // namespace dmarq::analyze

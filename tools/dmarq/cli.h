@@ -21,6 +21,7 @@ enum ExitCode : int {
   kUsage = 2,      // usage, configuration or environment error
   kNotReady = 3,   // readiness --fail-if-not-ready: the verdict is "not ready"
   kLocked = 75,    // EX_TEMPFAIL: another ingest holds the database
+  kTempFail = 75,  // EX_TEMPFAIL: the IMAP server could not be reached or timed out
 };
 
 struct Globals {

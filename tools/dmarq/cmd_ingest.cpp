@@ -1,6 +1,10 @@
 // dmarq ingest: read files, Maildirs and mboxes into the database.
 
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
+#include <thread>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -8,6 +12,9 @@
 #include <fmt/format.h>
 
 #include "cli.h"
+#include "dmarq/config/config_file.h"
+#include "dmarq/imap/client.h"
+#include "dmarq/imap/source.h"
 #include "dmarq/ingest/pipeline.h"
 #include "dmarq/model/issue.h"
 #include "dmarq/source/sources.h"
@@ -17,11 +24,12 @@
 namespace dmarq::cli {
 namespace {
 
-
 struct IngestOptions {
   std::vector<std::string> paths;
   std::vector<std::string> maildirs;
   std::vector<std::string> mboxes;
+  std::string imap;
+  bool watch = false;
   bool no_progress = false;
   unsigned jobs = 0;
 };
@@ -29,11 +37,138 @@ struct IngestOptions {
 struct Totals {
   std::size_t messages = 0, duplicates = 0, rejected_inputs = 0, reports_new = 0, reports_duplicate = 0;
   uint64_t records = 0;
+  double load_cpu = 0, extract_cpu = 0;
 };
 
+// SIGTERM and SIGINT ask an IMAP ingest to stop after the current batch:
+// what was fetched is committed and moved, then the client logs out.
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+void catch_stop_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+// Ingests everything `src` gives through one pipeline, finishing (moving)
+// each message after its commit, then closes the source.
+class Runner {
+ public:
+  Runner(const Globals& g, const IngestOptions& o, store::Store& db) : g_(g), o_(o), db_(db) {}
+
+  void run(source::MessageSource& src, Progress& progress) {
+    auto on_done = [&](const source::RawMessage& msg, const ingest::Result& r) {
+      ++t.messages;
+      t.reports_new += r.reports_new;
+      t.reports_duplicate += r.reports_duplicate;
+      t.records += r.records;
+      if (r.outcome == ingest::Outcome::duplicate) ++t.duplicates;
+      bool bad = r.outcome == ingest::Outcome::rejected || r.outcome == ingest::Outcome::partial;
+      if (bad || g_.verbose) {
+        progress.done();
+        for (const auto& rej : r.rejects) {
+          ++t.rejected_inputs;
+          complain(fmt::format("rejected {}{}: {}", msg.origin,
+                               rej.part.empty() || rej.part == "-" ? "" : " part " + rej.part, rej.reason));
+        }
+        if (g_.verbose)
+          for (const auto& i : r.issues)
+            if (i.severity == model::Severity::warning)
+              complain(fmt::format("warning: {}: {}", msg.origin, model::describe(i)));
+      }
+      // Only now, with the outcome committed, may the message leave its folder.
+      src.finish(msg, bad ? source::Disposition::invalid : source::Disposition::processed);
+      progress.update(t.messages, t.rejected_inputs);
+    };
+    {
+      // The pipeline commits every message submitted before it is destroyed,
+      // also when next() throws (a lost IMAP connection): what was read is kept.
+      ingest::PipelinedIngester pipeline(db_, limits_, on_done, o_.jobs);
+      source::RawMessage msg;
+      while (src.next(msg)) pipeline.submit(std::move(msg), now_utc());
+      pipeline.finish();
+      t.load_cpu += pipeline.loader_cpu_seconds();
+      t.extract_cpu += pipeline.extract_cpu_seconds();
+    }
+    src.close();
+  }
+
+  Totals t;
+
+ private:
+  const Globals& g_;
+  const IngestOptions& o_;
+  store::Store& db_;
+  Limits limits_;
+};
+
+int imap_exit(const imap::ImapError& e) {
+  complain(e.what());
+  return e.transient() ? kTempFail : kUsage;
+}
+
+// One pass over the mailbox, or with --watch, passes for as long as the
+// process runs: IDLE (or a poll) between them, reconnecting with backoff
+// after a network failure. Configuration, TLS and login problems end the run.
+int run_imap(const Globals& g, const IngestOptions& o, Runner& runner) {
+  imap::Account account;
+  std::string password;
+  try {
+    if (!std::filesystem::exists(g.config))
+      throw config::ConfigError("no config file at " + g.config + " (see --config); [imap." + o.imap +
+                                "] must be defined there");
+    account = imap::load_account(g.config, o.imap);
+    password = imap::read_password(account);
+  } catch (const config::ConfigError& e) {
+    complain(std::string("config: ") + e.what());
+    return kUsage;
+  }
+  catch_stop_signals();
+  auto backoff = std::chrono::seconds(1);
+  const auto max_backoff = std::chrono::seconds(300);
+  while (!g_stop) {
+    try {
+      imap::Client client(account);
+      client.connect();
+      client.login(password);
+      for (;;) {
+        imap::ImapSource src(client, account, &g_stop);
+        src.open();
+        Progress progress(src.size_hint().value_or(0), !o.no_progress && !o.watch);
+        runner.run(src, progress);
+        progress.done();
+        backoff = std::chrono::seconds(1);  // a good pass resets the backoff
+        if (!o.watch || g_stop) break;
+        if (client.wait_for_mail(std::chrono::minutes(25), g_stop) == imap::Client::Wait::stopped) break;
+      }
+      client.logout();
+      return kOk;
+    } catch (const imap::ImapError& e) {
+      if (!o.watch || !e.transient()) return imap_exit(e);
+      complain(fmt::format("{}; reconnecting in {} s", e.what(), backoff.count()));
+      for (auto waited = std::chrono::seconds(0); waited < backoff && !g_stop; waited += std::chrono::seconds(1))
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+      backoff = std::min(backoff * 2, max_backoff);
+    }
+  }
+  return kOk;
+}
+
 int run_ingest(const Globals& g, const IngestOptions& o) {
-  if (o.paths.empty() && o.maildirs.empty() && o.mboxes.empty()) {
-    complain("ingest: give at least one PATH, --maildir DIR or --mbox FILE (see --help)");
+  bool files = !o.paths.empty() || !o.maildirs.empty() || !o.mboxes.empty();
+  if (!files && o.imap.empty()) {
+    complain("ingest: give at least one PATH, --maildir DIR, --mbox FILE or --imap NAME (see --help)");
+    return kUsage;
+  }
+  if (files && !o.imap.empty()) {
+    complain("ingest: --imap cannot be combined with paths, --maildir or --mbox; run them separately");
+    return kUsage;
+  }
+  if (o.watch && o.imap.empty()) {
+    complain("ingest: --watch needs --imap NAME");
     return kUsage;
   }
   std::vector<std::unique_ptr<source::MessageSource>> sources;
@@ -55,61 +190,33 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
     return kLocked;
   }
   auto db = store::open_sqlite(g.db, store::OpenMode::read_write);
-
-  std::size_t total = 0;
-  bool known = true;
-  for (const auto& s : sources) {
-    if (auto n = s->size_hint()) total += *n;
-    else known = false;
-  }
-  Progress progress(known ? total : 0, !o.no_progress);
-  Totals t;
-  // Runs on the loading thread, right after each message is committed.
-  source::MessageSource* current = nullptr;
-  auto on_done = [&](const source::RawMessage& msg, const ingest::Result& r) {
-    ++t.messages;
-    t.reports_new += r.reports_new;
-    t.reports_duplicate += r.reports_duplicate;
-    t.records += r.records;
-    if (r.outcome == ingest::Outcome::duplicate) ++t.duplicates;
-    bool bad = r.outcome == ingest::Outcome::rejected || r.outcome == ingest::Outcome::partial;
-    if (bad || g.verbose) {
-      progress.done();
-      for (const auto& rej : r.rejects) {
-        ++t.rejected_inputs;
-        complain(fmt::format("rejected {}{}: {}", msg.origin, rej.part.empty() || rej.part == "-" ? "" : " part " + rej.part,
-                             rej.reason));
-      }
-      if (g.verbose)
-        for (const auto& i : r.issues)
-          if (i.severity == model::Severity::warning)
-            complain(fmt::format("warning: {}: {}", msg.origin, model::describe(i)));
-    }
-    // Only now, with the outcome committed, may the message leave its folder.
-    current->finish(msg, bad ? source::Disposition::invalid : source::Disposition::processed);
-    progress.update(t.messages, t.rejected_inputs);
-  };
-  source::RawMessage msg;
-  double load_cpu = 0, extract_cpu = 0;
+  Runner runner(g, o, *db);
   auto started = std::chrono::steady_clock::now();
-  for (auto& src : sources) {
+  int code = kOk;
+  if (!o.imap.empty()) {
+    code = run_imap(g, o, runner);
+  } else {
+    std::size_t total = 0;
+    bool known = true;
+    for (const auto& s : sources) {
+      if (auto n = s->size_hint()) total += *n;
+      else known = false;
+    }
+    Progress progress(known ? total : 0, !o.no_progress);
     // One pipeline per source, so every message is finished by its own source.
-    current = src.get();
-    ingest::PipelinedIngester pipeline(*db, limits, on_done, o.jobs);
-    while (src->next(msg)) pipeline.submit(std::move(msg), now_utc());
-    pipeline.finish();
-    load_cpu += pipeline.loader_cpu_seconds();
-    extract_cpu += pipeline.extract_cpu_seconds();
+    for (auto& src : sources) runner.run(*src, progress);
+    progress.done();
   }
+  const Totals& t = runner.t;
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  progress.done();
   if (g.verbose)
     std::cerr << fmt::format("dmarq: {} message(s): {} new report(s), {} duplicate report(s), {} record(s), "
                              "{} duplicate message(s), {} rejected input(s)\n",
                              t.messages, t.reports_new, t.reports_duplicate, t.records, t.duplicates,
                              t.rejected_inputs)
               << fmt::format("dmarq: {:.2f}s wall, {:.2f}s CPU extracting, {:.2f}s CPU loading\n", wall,
-                             extract_cpu, load_cpu);
+                             t.extract_cpu, t.load_cpu);
+  if (code != kOk) return code;
   return t.rejected_inputs > 0 ? kRejected : kOk;
 }
 
@@ -120,13 +227,16 @@ void add_ingest(CLI::App& app, Globals& g, Action& run) {
   auto* cmd = app.add_subcommand("ingest", "Ingest aggregate reports from files, Maildirs and mboxes");
   cmd->footer(
       "Inputs are recognised by content: .xml, .xml.gz, .gz, .zip or a whole e-mail.\n"
-      "Maildir messages move to DIR/.Processed (or DIR/.Invalid) once committed;\n"
-      "files and mboxes are never changed.\n"
-      "Exit: 0 all ingested, 1 some inputs rejected, 2 usage/environment error,\n"
-      "75 another ingest holds the database.");
+      "Maildir and IMAP messages move to the Processed (or Invalid) folder once\n"
+      "committed; files and mboxes are never changed.\n"
+      "Exit: 0 all ingested, 1 some inputs rejected, 2 usage, configuration, TLS\n"
+      "or login error, 75 temporary failure (another ingest holds the database,\n"
+      "or the IMAP server could not be reached): try again later.");
   cmd->add_option("paths", o->paths, "Files or directories (recursive)");
   cmd->add_option("--maildir", o->maildirs, "A Maildir (reads new/ and cur/)");
   cmd->add_option("--mbox", o->mboxes, "An mbox file (read-only)");
+  cmd->add_option("--imap", o->imap, "The IMAP account [imap.NAME] of the config file");
+  cmd->add_flag("--watch", o->watch, "With --imap: stay connected and ingest new mail as it arrives (IDLE)");
   cmd->add_flag("--no-progress", o->no_progress, "Never show the progress bar");
   cmd->add_option("--jobs", o->jobs, "Extraction threads (default: one per CPU, at most 4)")
       ->check(CLI::Range(0u, 16u));

@@ -22,14 +22,12 @@
 #include <string_view>
 #include <vector>
 
+#include "dmarq/config/config_file.h"
 #include "dmarq/model/ip.h"
 
 namespace dmarq::analyze {
 
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using ConfigError = config::ConfigError;
 
 // IPv4 ranges live in ::ffff:0:0/96 like IPv4 addresses, and the families
 // never cross: an IPv6 range (even ::/0) matches no IPv4 address, and an IPv4

@@ -39,8 +39,12 @@ class MessageSource {
  public:
   virtual ~MessageSource() = default;
   virtual bool next(RawMessage& out) = 0;
-  // Called after the message's outcome is committed.
+  // Called after the message's outcome is committed (possibly on another
+  // thread than next(): the ingest pipeline's loading thread).
   virtual void finish(const RawMessage& msg, Disposition disposition) = 0;
+  // Called once after the last finish(): a source that defers its moves
+  // makes them now.
+  virtual void close() {}
   // How many messages there are, if known (for the progress bar).
   virtual std::optional<std::size_t> size_hint() const { return std::nullopt; }
 };

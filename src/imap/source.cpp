@@ -1,0 +1,79 @@
+#include "dmarq/imap/source.h"
+
+#include <fmt/format.h>
+
+namespace dmarq::imap {
+
+ImapSource::ImapSource(Client& client, const Account& account, const std::atomic<bool>* stop)
+    : client_(client), account_(account), stop_(stop) {}
+
+void ImapSource::open() {
+  processed_ = client_.server_path(account_.processed_folder);
+  invalid_ = client_.server_path(account_.invalid_folder);
+  client_.ensure_folder(processed_);
+  client_.ensure_folder(invalid_);
+  auto selected = client_.select(account_.mailbox);
+  uidvalidity_ = selected.uidvalidity;
+  uids_ = client_.uid_search(search_criteria(account_));
+  next_batch_ = 0;
+  // RFC 5092 style, so a reject names the very message.
+  origin_prefix_ = fmt::format("imap://{}@{}:{}/{};UIDVALIDITY={}/;UID=", account_.user, account_.host, account_.port,
+                               account_.mailbox, uidvalidity_);
+}
+
+bool ImapSource::next(source::RawMessage& out) {
+  for (;;) {
+    if (fetching_) {
+      uint32_t uid = 0;
+      std::string bytes;
+      if (client_.fetch_next(uid, bytes)) {
+        out.bytes = std::move(bytes);
+        out.origin = origin_prefix_ + std::to_string(uid);
+        out.read_error.clear();
+        out.index = uid;
+        ++index_;
+        return true;
+      }
+      fetching_ = false;
+    }
+    // Between batches: the connection is free for the moves.
+    apply_moves();
+    if (next_batch_ >= uids_.size() || (stop_ && *stop_)) return false;
+    std::size_t end = std::min(uids_.size(), next_batch_ + account_.batch_size);
+    std::vector<uint32_t> batch(uids_.begin() + static_cast<std::ptrdiff_t>(next_batch_),
+                                uids_.begin() + static_cast<std::ptrdiff_t>(end));
+    next_batch_ = end;
+    client_.fetch_begin(batch);
+    fetching_ = true;
+  }
+}
+
+void ImapSource::finish(const source::RawMessage& msg, source::Disposition disposition) {
+  std::lock_guard lock(mu_);
+  (disposition == source::Disposition::processed ? to_processed_ : to_invalid_)
+      .push_back(static_cast<uint32_t>(msg.index));
+}
+
+void ImapSource::apply_moves() {
+  std::vector<uint32_t> processed, invalid;
+  {
+    std::lock_guard lock(mu_);
+    processed.swap(to_processed_);
+    invalid.swap(to_invalid_);
+  }
+  client_.uid_move(processed, processed_);
+  client_.uid_move(invalid, invalid_);
+  moved_ += processed.size() + invalid.size();
+}
+
+void ImapSource::close() {
+  // A FETCH cut short (stop requested mid-batch) is read to its end first.
+  uint32_t uid;
+  std::string bytes;
+  while (fetching_ && client_.fetch_next(uid, bytes)) {
+  }
+  fetching_ = false;
+  apply_moves();
+}
+
+}  // namespace dmarq::imap
