@@ -8,7 +8,7 @@ packages=(
   libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
   libboost-dev libssl-dev
-  catch2 sqlite3 python3 openssl
+  catch2 sqlite3 python3 openssl time
   dovecot-imapd
 )
 

@@ -67,6 +67,9 @@ cli_setup() {
   DATA=$2/reports
   [[ -x "$DMARQ" ]] || fail "not an executable: $DMARQ"
   [[ -d "$DATA" ]] || fail "no test data at $DATA"
+  # Nothing in a test may wait for the terminal (openssl s_client, sqlite3
+  # and others read standard input when it is there).
+  exec </dev/null
   work=$(mktemp -d)
   trap cli_cleanup EXIT
   export HOME=$work
@@ -75,9 +78,14 @@ cli_setup() {
 }
 
 # Scripts that start background jobs add their pids to CLEANUP_PIDS.
+# Helper libraries add cleanup functions to CLEANUP_HOOKS
+# (CLEANUP_HOOKS+=(fn)); cli_cleanup runs them first, while $work still
+# exists. A hook must not call fail or exit.
 CLEANUP_PIDS=()
+CLEANUP_HOOKS=()
 cli_cleanup() {
-  local pid
+  local pid hook
+  for hook in "${CLEANUP_HOOKS[@]}"; do "$hook" || true; done
   for pid in "${CLEANUP_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${CLEANUP_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
