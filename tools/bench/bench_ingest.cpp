@@ -53,6 +53,9 @@ struct Options {
   fs::path query_db;
   std::string domain, since, until;
   fs::path config;
+  // --imap mode: ingest account NAME of --config (the mailbox is filled by
+  // the caller before each run; see tools/bench/imap-bench.sh).
+  std::string imap;
 };
 
 struct ChildResult {
@@ -63,7 +66,7 @@ struct ChildResult {
 };
 
 struct Counts {
-  uint64_t reports = 0, records = 0;
+  uint64_t reports = 0, records = 0, messages = 0;
 };
 
 struct RunResult {
@@ -194,16 +197,19 @@ std::optional<Counts> count_rows(const fs::path& path, std::string& error) {
   std::optional<Counts> counts;
   const auto reports = query_count(db, "SELECT count(*) FROM report", error);
   const auto records = reports ? query_count(db, "SELECT count(*) FROM record", error) : std::nullopt;
-  if (reports && records) counts = Counts{*reports, *records};
+  const auto messages = records ? query_count(db, "SELECT count(*) FROM message", error) : std::nullopt;
+  if (reports && records && messages) counts = Counts{*reports, *records, *messages};
   sqlite3_close(db);
   return counts;
 }
 
 void print_run(int n, const RunResult& r) {
   const double rate = r.child.wall_seconds > 0 ? r.counts.records / r.child.wall_seconds : 0;
-  std::printf("run %d: reports=%llu records=%llu wall=%.3fs records/s=%.0f peak_rss=%.1f MB exit=%d",
-              n, static_cast<unsigned long long>(r.counts.reports),
-              static_cast<unsigned long long>(r.counts.records), r.child.wall_seconds, rate,
+  const double mrate = r.child.wall_seconds > 0 ? r.counts.messages / r.child.wall_seconds : 0;
+  std::printf("run %d: messages=%llu reports=%llu records=%llu wall=%.3fs messages/s=%.0f records/s=%.0f "
+              "peak_rss=%.1f MB exit=%d",
+              n, static_cast<unsigned long long>(r.counts.messages), static_cast<unsigned long long>(r.counts.reports),
+              static_cast<unsigned long long>(r.counts.records), r.child.wall_seconds, mrate, rate,
               r.child.peak_rss_kib / 1024.0, r.child.exit_code);
   if (r.child.exit_code != 0) std::printf(" (%s)", exit_meaning(r.child.exit_code));
   std::printf("\n");
@@ -226,17 +232,20 @@ void print_summary(const std::vector<RunResult>& runs) {
   }
   const double rate = median.child.wall_seconds > 0
                           ? median.counts.records / median.child.wall_seconds : 0;
-  std::printf("summary: runs=%zu failed=%d reports=%llu records=%llu wall min/median/max="
-              "%.3f/%.3f/%.3fs records/s(median)=%.0f peak_rss(max)=%.1f MB\n",
-              runs.size(), failed, static_cast<unsigned long long>(median.counts.reports),
+  const double mrate = median.child.wall_seconds > 0 ? median.counts.messages / median.child.wall_seconds : 0;
+  std::printf("summary: runs=%zu failed=%d messages=%llu reports=%llu records=%llu wall min/median/max="
+              "%.3f/%.3f/%.3fs messages/s(median)=%.0f records/s(median)=%.0f peak_rss(max)=%.1f MB\n",
+              runs.size(), failed, static_cast<unsigned long long>(median.counts.messages),
+              static_cast<unsigned long long>(median.counts.reports),
               static_cast<unsigned long long>(median.counts.records),
               sorted.front().child.wall_seconds, median.child.wall_seconds,
-              sorted.back().child.wall_seconds, rate, peak / 1024.0);
+              sorted.back().child.wall_seconds, mrate, rate, peak / 1024.0);
 }
 
 std::string check_options(const Options& o) {
   if (access(o.dmarq.c_str(), X_OK) != 0)
     return "dmarq executable not found at " + o.dmarq.string() + " (use --dmarq PATH)";
+  if (!o.imap.empty()) return o.runs < 1 ? "--runs must be at least 1" : std::string();
   if (!fs::is_directory(o.maildir)) return "--maildir " + o.maildir.string() + " is not a directory";
   if (!fs::is_directory(o.maildir / "new") && !fs::is_directory(o.maildir / "cur"))
     return o.maildir.string() + " has neither new/ nor cur/: not a Maildir";
@@ -248,6 +257,24 @@ std::string check_options(const Options& o) {
 // Returns nullopt (after printing why) when the database cannot be counted.
 std::optional<RunResult> bench_once(const Options& o, const WorkDir& work, int n) {
   const fs::path run_dir = work.path() / ("run-" + std::to_string(n));
+  if (!o.imap.empty()) {
+    fs::create_directories(run_dir);
+    const fs::path db = o.db.empty() ? run_dir / "bench.sqlite" : o.db;
+    std::vector<std::string> args = {o.dmarq.string(), "--db", db.string(), "--config", o.config.string(),
+                                     "ingest", "--imap", o.imap};
+    for (auto& w : split_words(o.extra)) args.push_back(std::move(w));
+    RunResult r;
+    r.child = run_child(args);
+    std::string error;
+    const auto counts = count_rows(db, error);
+    if (!counts) {
+      std::fprintf(stderr, "dmarq-bench: cannot count rows: %s\n", error.c_str());
+      return std::nullopt;
+    }
+    r.counts = *counts;
+    print_run(n, r);
+    return r;
+  }
   const fs::path copy = run_dir / "maildir";
   fs::create_directories(run_dir);
   const auto t0 = std::chrono::steady_clock::now();
@@ -349,7 +376,12 @@ int main(int argc, char** argv) {
       ->default_val("30d");
   app.add_option("--until", o.until, "--query-db: last day, YYYY-MM-DD (trend covers the 90 days ending then)")
       ->needs(query_db);
-  app.add_option("--config", o.config, "--query-db: dmarq config with known senders")->needs(query_db);
+  auto* imap = app.add_option("--imap", o.imap,
+                               "instead of a Maildir: ingest IMAP account NAME of --config (fill the mailbox "
+                               "before each run; tools/bench/imap-bench.sh does)");
+  maildir->excludes(imap);
+  query_db->excludes(imap);
+  app.add_option("--config", o.config, "--query-db: config with known senders; --imap: config with the account");
   app.add_option("--db", o.db,
                  "database path; default: a new temp database per run. A given path is "
                  "reused by every run and never deleted");
@@ -359,8 +391,8 @@ int main(int argc, char** argv) {
                  "`ingest --maildir DIR`");
   app.add_flag("--keep", o.keep, "keep the temp work dir (copies and databases)");
   CLI11_PARSE(app, argc, argv);
-  if (o.query_db.empty() && o.maildir.empty()) {
-    std::fprintf(stderr, "dmarq-bench: give --maildir DIR (ingest) or --query-db DB (analyzer)\n");
+  if (o.query_db.empty() && o.maildir.empty() && o.imap.empty()) {
+    std::fprintf(stderr, "dmarq-bench: give --maildir DIR or --imap NAME (ingest), or --query-db DB (analyzer)\n");
     return 2;
   }
   if (!o.query_db.empty()) {
