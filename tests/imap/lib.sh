@@ -63,7 +63,7 @@ IMAP_PASSWORD=secret
 # (DIR/ca.crt). Checks every certificate with `openssl verify`.
 imap_certs() {
   [[ $# -eq 1 ]] || fail "usage: imap_certs DIR"
-  local dir=$1 name san start end out
+  local dir=$1 name start end out
   mkdir -p "$dir/.ca/newcerts"
   dir=$(cd "$dir" && pwd)
   : >"$dir/.ca/index.txt"
@@ -170,7 +170,7 @@ _imap_leaf() {
 _DV_DIR=""       # its directory (removed by the next start and by cleanup)
 _DV_PG=""        # master pid = process group of the whole instance
 _DV_WATCHDOG=""  # pid (= process group) of the detached watchdog
-_DV_PORTS=""     # "IMAPS_PORT IMAP_PORT" of the instance
+_DV_PORTS=()     # (IMAPS_PORT IMAP_PORT) of the instance
 _DV_PWHASH=""
 
 # The user Dovecot runs as: imap-login refuses root, so root uses nobody.
@@ -217,7 +217,7 @@ _dv_tcp_sockets() {
 _dv_wait_gone() {
   local deadline=$((SECONDS + $1))
   while _dv_group_alive "$_DV_PG" ||
-    [[ $(_dv_tcp_sockets 0A $_DV_PORTS) != 0 ]]; do
+    [[ $(_dv_tcp_sockets 0A "${_DV_PORTS[@]}") != 0 ]]; do
     ((SECONDS < deadline)) || return 1
     sleep 0.05
   done
@@ -262,7 +262,7 @@ _dv_remove() {
     rm -rf "$_DV_DIR"
     _DV_DIR=""
   fi
-  _DV_PORTS=""
+  _DV_PORTS=()
 }
 
 # _dv_free_ports: two distinct TCP ports free on both 127.0.0.1 and 127.0.0.2.
@@ -335,7 +335,7 @@ EOF
 #   DOVECOT_PID      master pid (also the process group of the instance)
 dovecot_start() {
   [[ $# -eq 2 ]] || fail "usage: dovecot_start CERT_NAME SEPARATOR"
-  local cert=$1 sep=$2 location dir attempt ports rc out
+  local cert=$1 sep=$2 location dir ports rc out
   [[ -n "${IMAP_CERT_DIR:-}" ]] || fail "dovecot_start: run imap_certs DIR first"
   [[ -f "$IMAP_CERT_DIR/$cert.crt" && -f "$IMAP_CERT_DIR/$cert.key" ]] ||
     fail "dovecot_start: no certificate $IMAP_CERT_DIR/$cert.crt/.key"
@@ -364,11 +364,11 @@ dovecot_start() {
   "${_DV_AS[@]}" test -r "$dir/passwd" ||
     fail "dovecot_start: $_DV_USER cannot read $dir (set DOVECOT_TMPDIR to a world-traversable dir)"
 
-  for attempt in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     ports=$(_dv_free_ports) || fail "dovecot_start: cannot find free ports"
     IMAPS_PORT=${ports% *}
     IMAP_PORT=${ports#* }
-    _DV_PORTS="$IMAPS_PORT $IMAP_PORT"
+    _DV_PORTS=("$IMAPS_PORT" "$IMAP_PORT")
     sed -e "s|@DIR@|$dir|g" -e "s|@USER@|$_DV_USER|g" -e "s|@GROUP@|$_DV_GROUP|g" \
       -e "s|@IMAPS_PORT@|$IMAPS_PORT|g" -e "s|@IMAP_PORT@|$IMAP_PORT|g" \
       -e "s|@SEPARATOR@|$sep|g" -e "s|@MAIL_LOCATION@|$location|g" \
@@ -397,14 +397,14 @@ dovecot_start() {
   # Watchdog, detached from this script's process tree (a test runner that
   # kills the tree will not kill it): when this script is gone without having
   # cleaned up, it kills the instance and removes its directory.
+  # shellcheck disable=SC2016 # expanded by the watchdog's bash
   setsid -f bash -c '
     echo $$ >"$2/watchdog.pid"
     while kill -0 "$1" 2>/dev/null && [[ -d $2 ]]; do sleep 1; done
     [[ -d $2 ]] || exit 0
     kill -TERM "$3" 2>/dev/null; sleep 1; kill -KILL -- "-$3" 2>/dev/null
     rm -rf "$2"' dmarq-dovecot-watchdog "$$" "$dir" "$_DV_PG" </dev/null >/dev/null 2>&1
-  local i
-  for i in $(seq 100); do
+  for _ in $(seq 100); do
     [[ -s "$dir/watchdog.pid" ]] && break
     sleep 0.01
   done
@@ -484,7 +484,7 @@ dovecot_folder_count() {
 # the counts below include the connections that just ended.
 _dv_settle() {
   local deadline=$((SECONDS + 5)) a b
-  while [[ $(_dv_tcp_sockets '01|08' $_DV_PORTS) != 0 ]] &&
+  while [[ $(_dv_tcp_sockets '01|08' "${_DV_PORTS[@]}") != 0 ]] &&
     ((SECONDS < deadline)); do
     sleep 0.05
   done
@@ -561,7 +561,7 @@ _FAKE_N=0
 fake_imap_start() {
   (($# >= 1)) || fail "usage: fake_imap_start SCENARIO [tls|starttls|plain] [ARGS...]"
   [[ -n "${work:-}" && -d "$work" ]] || fail "fake_imap_start: no \$work directory"
-  local scenario=$1 mode="" i
+  local scenario=$1 mode=""
   shift
   case ${1:-} in
     tls | starttls | plain) mode=$1; shift ;;
@@ -581,7 +581,7 @@ fake_imap_start() {
     </dev/null >"$FAKE_IMAP_LOG" 2>&1 &
   FAKE_IMAP_PID=$!
   _FAKE_PIDS+=("$FAKE_IMAP_PID")
-  for i in $(seq 200); do
+  for _ in $(seq 200); do
     [[ -s "$portfile" ]] && break
     kill -0 "$FAKE_IMAP_PID" 2>/dev/null || break
     sleep 0.025

@@ -47,6 +47,7 @@ step "Dovecot, separator ."
 t=$(now_ms)
 dovecot_start good .
 pids=("$DOVECOT_PID")
+dirs=("$DOVECOT_DIR")
 echo "dovecot_start: $(($(now_ms) - t)) ms (ports $IMAPS_PORT/$IMAP_PORT, dir $DOVECOT_DIR)"
 [[ "$IMAPS_PORT" =~ ^[0-9]+$ && "$IMAP_PORT" =~ ^[0-9]+$ && "$IMAPS_PORT" != "$IMAP_PORT" ]] ||
   fail "bad ports [$IMAPS_PORT] [$IMAP_PORT]"
@@ -133,6 +134,7 @@ step "Dovecot, separator /"
 t=$(now_ms)
 dovecot_start good /
 pids+=("$DOVECOT_PID")
+dirs+=("$DOVECOT_DIR")
 echo "dovecot_start (restart): $(($(now_ms) - t)) ms"
 expect_eq "fresh INBOX after restart" 0 "$(dovecot_folder_count INBOX)"
 expect_eq "fresh log after restart" 0 "$(dovecot_logins)"
@@ -157,17 +159,18 @@ expect_contains "good cert on 127.0.0.2" "Verify return code: 0 (ok)" "$out"
 for c in wronghost:"hostname mismatch" expired:"certificate has expired" untrusted:"self-signed certificate"; do
   dovecot_start "${c%%:*}" .
   pids+=("$DOVECOT_PID")
+  dirs+=("$DOVECOT_DIR")
   out=$(tls_verify_output)
   expect_contains "${c%%:*} cert" "${c#*:}" "$out"
   expect_eq "auth attempts with ${c%%:*} cert" 0 "$(dovecot_auth_attempts)"
 done
 
 t=$(now_ms)
-ports="$IMAPS_PORT $IMAP_PORT"
+ports=("$IMAPS_PORT" "$IMAP_PORT")
 pid=$DOVECOT_PID
 dovecot_stop
 echo "dovecot_stop: $(($(now_ms) - t)) ms"
-expect_eq "listening sockets after stop" 0 "$(_dv_tcp_sockets 0A $ports)"
+expect_eq "listening sockets after stop" 0 "$(_dv_tcp_sockets 0A "${ports[@]}")"
 _dv_group_alive "$pid" && fail "Dovecot processes left after dovecot_stop"
 
 # --------------------------------------------------------------------------
@@ -409,8 +412,8 @@ for pid in "${fakes[@]}"; do
   kill -0 "$pid" 2>/dev/null && fail "fake server $pid still runs"
 done
 for f in /proc/[0-9]*/cmdline; do
-  c=$(tr '\0' ' ' <"$f" 2>/dev/null || true)
+  c=$(tr '\0' ' ' 2>/dev/null <"$f" || true)
   [[ "$c" == *"$work"* ]] && fail "process left: ${f#/proc/} $c"
 done
-ls -d /tmp/dmarq-dovecot.* 2>/dev/null || true
+for d in "${dirs[@]}"; do expect_no_file "$d"; done
 echo ok
