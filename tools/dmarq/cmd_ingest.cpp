@@ -142,7 +142,10 @@ int run_imap(const Globals& g, const IngestOptions& o, Runner& runner) {
         progress.done();
         backoff = std::chrono::seconds(1);  // a good pass resets the backoff
         if (!o.watch || g_stop) break;
-        if (client.wait_for_mail(std::chrono::minutes(25), g_stop) == imap::Client::Wait::stopped) break;
+        // IDLE is renewed well within the 29 minutes RFC 2177 allows; without
+        // IDLE the mailbox is polled every minute.
+        auto wait = client.has("IDLE") ? std::chrono::seconds(25 * 60) : std::chrono::seconds(60);
+        if (client.wait_for_mail(wait, g_stop) == imap::Client::Wait::stopped) break;
       }
       client.logout();
       return kOk;
