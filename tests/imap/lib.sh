@@ -3,8 +3,8 @@
 # server tests/imap/fake_imap.py. Nothing here talks to anything but
 # 127.0.0.0/8.
 #
-# Source it after tests/cli/lib.sh (it sources that itself if needed), once
-# `$work` exists, in a script that runs with `set -euo pipefail`:
+# Source it after tests/cli/lib.sh (it sources that itself if needed) in a
+# script that runs with `set -euo pipefail`; fake_imap_start needs `$work`:
 #   source "$(dirname "$0")/../cli/lib.sh"
 #   source "$(dirname "$0")/../imap/lib.sh"
 #   cli_setup "$@"               # makes $work, trap cli_cleanup EXIT
@@ -20,8 +20,9 @@
 #
 # Functions (see each one below):
 #   imap_certs DIR                 test CA + good/wronghost/expired/untrusted
-#   dovecot_start CERT_NAME SEP    start (or restart) Dovecot, SEP "." or "/"
-#   dovecot_stop                   graceful stop (about 2 s: Dovecot's own)
+#   dovecot_start CERT_NAME SEP    start Dovecot, SEP "." or "/" (a running
+#                                  instance is killed first; fresh mailbox)
+#   dovecot_stop                   graceful stop (1-2 s: Dovecot's own pace)
 #   dovecot_kill                   immediate stop (SIGKILL to the instance)
 #   dovecot_deliver FILE...        put messages into tester's INBOX (new/)
 #   dovecot_folder_count FOLDER    messages in FOLDER, or "missing"
@@ -33,6 +34,11 @@
 #   fake_imap_stop                 kill it now
 #   fake_imap_client_commands      the command names the client sent
 #   imap_cleanup                   everything above, stopped and removed
+# Variables: IMAP_USER=tester IMAP_PASSWORD=secret (the only Dovecot user),
+# IMAP_CERT_DIR IMAP_CA (imap_certs), IMAPS_PORT IMAP_PORT DOVECOT_DIR
+# DOVECOT_CONF DOVECOT_MAILDIR DOVECOT_LOG DOVECOT_ERRLOG DOVECOT_SEPARATOR
+# DOVECOT_PID (dovecot_start), FAKE_IMAP_PORT FAKE_IMAP_PID FAKE_IMAP_LOG
+# (fake_imap_start).
 
 [[ -n "${_IMAP_LIB_LOADED:-}" ]] && return 0
 _IMAP_LIB_LOADED=1
@@ -225,7 +231,7 @@ _dv_wait_gone() {
 
 # dovecot_stop: graceful stop (SIGTERM to the master, like `dovecot stop`);
 # waits until every process of the instance is gone and both ports are
-# closed (Dovecot takes about 2 s), SIGKILL after 10 s. Keeps DOVECOT_DIR
+# closed (Dovecot takes 1-2 s), SIGKILL after 10 s. Keeps DOVECOT_DIR
 # (logs stay readable) until the next dovecot_start or the cleanup.
 dovecot_stop() {
   [[ -n "$_DV_PG" ]] || return 0
@@ -458,7 +464,8 @@ _dv_doveadm() {
 # dovecot_folder_count FOLDER: prints the number of messages in tester's
 # folder FOLDER as Dovecot sees it (name with the server's separator: INBOX,
 # Processed, INBOX.Processed, A/B ...), or "missing" when it does not exist.
-# Uses `doveadm mailbox status` (works rootless, as the Dovecot user).
+# Uses `doveadm mailbox status` (works rootless, as the Dovecot user); needs
+# the instance running (doveadm asks its auth process for the user).
 dovecot_folder_count() {
   [[ $# -eq 1 ]] || fail "usage: dovecot_folder_count FOLDER"
   [[ -n "${DOVECOT_CONF:-}" ]] || fail "dovecot_folder_count: no Dovecot started"
@@ -605,8 +612,16 @@ fake_imap_wait() {
 # fake_imap_stop: kills the current fake server (no-op when it has exited).
 fake_imap_stop() {
   [[ -n "${FAKE_IMAP_PID:-}" ]] || return 0
-  kill "$FAKE_IMAP_PID" 2>/dev/null || true
-  wait "$FAKE_IMAP_PID" 2>/dev/null || true
+  _fake_kill "$FAKE_IMAP_PID"
+}
+
+# _fake_kill PID: SIGTERM to PID if it still is one of our fake servers (not
+# a recycled pid), then reaps it.
+_fake_kill() {
+  local cmd
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" || true)
+  [[ "$cmd" != *fake_imap.py* ]] || kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
 
 # fake_imap_client_commands [LOG]: the IMAP command names the client sent
@@ -623,8 +638,7 @@ fake_imap_client_commands() {
 # tests/cli/lib.sh's cli_cleanup runs it (CLEANUP_HOOKS).
 imap_cleanup() {
   local pid
-  for pid in "${_FAKE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${_FAKE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${_FAKE_PIDS[@]}"; do _fake_kill "$pid"; done
   _FAKE_PIDS=()
   _dv_remove || true
 }
