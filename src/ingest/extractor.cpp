@@ -5,6 +5,9 @@
 #include "dmarq/archive/unpack.h"
 #include "dmarq/mime/message.h"
 #include "dmarq/parse/aggregate_xml.h"
+#include "dmarq/mime/tree.h"
+#include "dmarq/parse/bounce.h"
+#include "dmarq/parse/feedback.h"
 #include "dmarq/util/sha256.h"
 #include "dmarq/util/text.h"
 
@@ -209,6 +212,9 @@ class TrackingSink final : public OpSink {
   }
   void reject(const store::Reject& r) override { out_.reject(r); }
   void warning(const model::Issue& i) override { out_.warning(i); }
+  void feedback(const model::Feedback& f) override { out_.feedback(f); }
+  void bounce(const model::Bounce& b) override { out_.bounce(b); }
+  void kind(const std::string& k) override { out_.kind(k); }
   void end_message() override { out_.end_message(); }
   bool report_open() const { return open_; }
 
@@ -217,7 +223,8 @@ class TrackingSink final : public OpSink {
   bool open_ = false;
 };
 
-void extract_content(const source::RawMessage& msg, int64_t now, const Limits& limits, OpSink& out);
+// Returns the message's kind (see OpSink::kind).
+std::string extract_content(const source::RawMessage& msg, int64_t now, const Limits& limits, OpSink& out);
 
 }  // namespace
 
@@ -225,8 +232,9 @@ void extract(const source::RawMessage& msg, int64_t now, const Limits& limits, O
   TrackingSink out(sink);
   store::MessageInfo info{util::sha256_hex(msg.bytes), msg.origin, msg.bytes.size(), now};
   out.begin_message(info, msg.read_error.empty());
+  std::string kind = "not_report";
   try {
-    extract_content(msg, now, limits, out);
+    kind = extract_content(msg, now, limits, out);
   } catch (const store::StoreError&) {
     throw;  // the environment, not the input: the caller rolls back and stops
   } catch (const std::exception& e) {
@@ -236,12 +244,39 @@ void extract(const source::RawMessage& msg, int64_t now, const Limits& limits, O
     out.reject(store::Reject{msg.origin, "", "internal.error",
                              fmt::format("internal error while reading this input: {}", e.what()), now});
   }
+  out.kind(kind);
   out.end_message();
 }
 
 namespace {
 
-void extract_content(const source::RawMessage& msg, int64_t now, const Limits& limits, OpSink& out) {
+// A message without an aggregate report: a feedback-loop complaint, a
+// failure report, an auto-reply, a bounce, or none of these (set aside).
+std::string classify_other(const source::RawMessage& msg, int64_t now, const Limits& limits, OpSink& out) {
+  mime::Tree tree = mime::parse_tree(msg.bytes, limits);
+  parse::FeedbackResult fb = parse::parse_feedback(tree);
+  for (const auto& i : fb.issues) out.warning(i);
+  if (!fb.reports.empty()) {
+    for (const auto& f : fb.reports) out.feedback(f);
+    return fb.reports.front().kind;
+  }
+  // Before bounces: an out-of-office reply is never counted as a bounce.
+  if (parse::is_auto_reply(tree)) return "auto_reply";
+  parse::BounceResult bounce = parse::parse_bounce(tree);
+  for (const auto& i : bounce.issues) out.warning(i);
+  if (bounce.bounce && !bounce.bounce->recipients.empty()) {
+    out.bounce(*bounce.bounce);
+    return "bounce";
+  }
+  std::string why = "not a report: an e-mail with no DMARC aggregate report, feedback or failure report, "
+                    "complaint or bounce";
+  for (const auto& i : tree.issues)
+    if (i.severity == Severity::error) why = fmt::format("{} ({})", why, i.message);
+  out.reject(store::Reject{msg.origin, "", "input.not_report", why, now});
+  return "not_report";
+}
+
+std::string extract_content(const source::RawMessage& msg, int64_t now, const Limits& limits, OpSink& out) {
   auto reject_whole = [&](std::string code, std::string reason) {
     out.reject(store::Reject{msg.origin, "", std::move(code), std::move(reason), now});
   };
@@ -258,8 +293,10 @@ void extract_content(const source::RawMessage& msg, int64_t now, const Limits& l
   ContentKind kind = archive::sniff(msg.bytes);
   if (!msg.read_error.empty()) {
     reject_whole("input.unreadable", msg.read_error);
+    return "not_report";
   } else if (is_payload(kind)) {
     run(Payload{msg.bytes, "-", std::string(archive::describe(kind))}, kind);
+    return "aggregate";
   } else if (kind != ContentKind::json && mime::looks_like_message(msg.bytes)) {
     mime::ScannedMessage scanned = mime::scan_message(msg.bytes, limits);
     std::size_t candidates = 0;
@@ -288,12 +325,12 @@ void extract_content(const source::RawMessage& msg, int64_t now, const Limits& l
                                  fmt::format("{} is {}, not zip, gzip or XML", note, archive::describe(pk)), now});
       }
     }
-    if (candidates == 0)
-      reject_whole("input.no_report", "e-mail carries no DMARC aggregate report (no zip, gzip or XML part)");
-  } else {
-    reject_whole(kind == ContentKind::json ? "input.json" : "input.not_report",
-                 fmt::format("input is {}, not a DMARC aggregate report or an e-mail", archive::describe(kind)));
+    if (candidates == 0) return classify_other(msg, now, limits, out);
+    return "aggregate";
   }
+  reject_whole(kind == ContentKind::json ? "input.json" : "input.not_report",
+               fmt::format("input is {}, not a DMARC aggregate report or an e-mail", archive::describe(kind)));
+  return "not_report";
 }
 
 }  // namespace

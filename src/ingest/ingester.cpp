@@ -59,6 +59,20 @@ void Loader::warning(const model::Issue& issue) {
   if (!skip_) result_.issues.push_back(issue);
 }
 
+void Loader::feedback(const model::Feedback& f) {
+  if (skip_) return;
+  store_.add_feedback(f);
+  ++result_.feedback;
+}
+
+void Loader::bounce(const model::Bounce& b) {
+  if (skip_) return;
+  store_.add_bounce(b);
+  result_.bounced_recipients += b.recipients.size();
+}
+
+void Loader::kind(const std::string& kind) { result_.kind = kind; }
+
 void Loader::end_message() {
   if (skip_) return;
   for (const auto& r : result_.rejects) store_.add_reject(r);
@@ -70,6 +84,7 @@ void Loader::end_message() {
   summary.outcome = result_.outcome == Outcome::ok        ? store::MessageOutcome::ok
                     : result_.outcome == Outcome::partial ? store::MessageOutcome::partial
                                                           : store::MessageOutcome::rejected;
+  summary.kind = result_.kind;
   summary.reports_new = result_.reports_new;
   summary.reports_duplicate = result_.reports_duplicate;
   summary.records = result_.records;

@@ -17,7 +17,9 @@
 namespace dmarq::ingest {
 namespace {
 
-enum class OpKind { begin_message, begin_report, record, end_report, abort_report, reject, warning, end_message };
+enum class OpKind {
+  begin_message, begin_report, record, end_report, abort_report, reject, warning, feedback, bounce, kind, end_message
+};
 
 // One operation. Slots are reused batch after batch: records are swapped in
 // and out, other fields copy-assigned, so the strings keep their capacity and
@@ -31,6 +33,9 @@ struct Op {
   model::Record record;
   store::Reject reject;
   model::Issue issue;
+  model::Feedback feedback;
+  model::Bounce bounce;
+  std::string message_kind;
   source::RawMessage message;  // origin and index only
 };
 
@@ -185,6 +190,18 @@ struct PipelinedIngester::Impl {
       next(OpKind::warning).issue = issue;
       push_if_full();
     }
+    void feedback(const model::Feedback& f) override {
+      next(OpKind::feedback).feedback = f;
+      push_if_full();
+    }
+    void bounce(const model::Bounce& b) override {
+      next(OpKind::bounce).bounce = b;
+      push_if_full();
+    }
+    void kind(const std::string& k) override {
+      next(OpKind::kind).message_kind = k;
+      push_if_full();
+    }
     void end_message() override {
       Op& op = next(OpKind::end_message);
       op.message.origin = message->origin;
@@ -259,6 +276,9 @@ struct PipelinedIngester::Impl {
       case OpKind::abort_report: loader.abort_report(); break;
       case OpKind::reject: loader.reject(op.reject); break;
       case OpKind::warning: loader.warning(op.issue); break;
+      case OpKind::feedback: loader.feedback(op.feedback); break;
+      case OpKind::bounce: loader.bounce(op.bounce); break;
+      case OpKind::kind: loader.kind(op.message_kind); break;
       case OpKind::end_message:
         loader.end_message();
         if (on_done) on_done(op.message, loader.result());

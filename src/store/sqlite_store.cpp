@@ -17,6 +17,21 @@ namespace {
 
 using detail::Stmt;
 
+std::string json_array(const std::vector<std::string>& items) {
+  auto arr = nlohmann::json::array();
+  for (const auto& i : items) arr.push_back(i);
+  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<std::string> from_json_array(std::string_view text) {
+  std::vector<std::string> out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_array())
+    for (const auto& v : j)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+
 std::string issues_json(const model::Issues& issues) {
   auto arr = nlohmann::json::array();
   for (const auto& i : issues)
@@ -170,14 +185,68 @@ class SqliteStore final : public Store {
 
   void commit_message(const MessageSummary& s) override {
     auto& q = stmt(update_message_,
-                   "UPDATE message SET outcome=?2, reports_new=?3, reports_duplicate=?4, records=?5, issues=?6 "
-                   "WHERE id=?1");
+                   "UPDATE message SET outcome=?2, reports_new=?3, reports_duplicate=?4, records=?5, issues=?6, "
+                   "kind=?7 WHERE id=?1");
     q.bind(1, message_id_).bind(2, to_string(s.outcome)).bind(3, static_cast<int64_t>(s.reports_new))
         .bind(4, static_cast<int64_t>(s.reports_duplicate)).bind(5, static_cast<int64_t>(s.records))
-        .bind_copy(6, issues_json(s.issues));
+        .bind_copy(6, issues_json(s.issues)).bind(7, s.kind);
     q.exec();
     detail::exec_sql(db_.get(), "COMMIT");
     in_tx_ = false;
+  }
+
+  void add_feedback(const model::Feedback& f) override {
+    auto& q = stmt(insert_feedback_,
+                   "INSERT INTO feedback(message_id, part, kind, feedback_type, user_agent, version, "
+                   "original_envelope_id, original_mail_from, arrival_date, arrival_date_text, reporting_mta, "
+                   "source_ip, source_ip_raw, ip, incidents, authentication_results, reported_domain, "
+                   "reported_domains, reported_uri, removal_recipient, auth_failure, delivery_result, dkim_domain, "
+                   "dkim_identity, dkim_selector, spf_dns, identity_alignment, orig_from, orig_to, orig_subject, "
+                   "orig_message_id, orig_date, orig_list_unsubscribe, orig_return_path, orig_dkim_domain, "
+                   "orig_dkim_selector, orig_headers_only) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,"
+                   "?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37)");
+    std::string ip_text = f.source_ip ? f.source_ip->to_string() : std::string();
+    std::string auth = json_array(f.authentication_results), domains = json_array(f.reported_domain),
+                uris = json_array(f.reported_uri);
+    const auto& o = f.original;
+    q.bind(1, message_id_).bind(2, f.part).bind(3, f.kind).bind(4, f.feedback_type).bind(5, f.user_agent)
+        .bind(6, f.version).bind(7, f.original_envelope_id).bind(8, f.original_mail_from);
+    if (f.arrival_date) q.bind(9, *f.arrival_date); else q.bind_null(9);
+    q.bind(10, f.arrival_date_text).bind(11, f.reporting_mta);
+    if (f.source_ip) q.bind(12, ip_text).bind_blob(14, f.source_ip->bytes.data(), 16);
+    else q.bind_null(12).bind_null(14);
+    q.bind(13, f.source_ip_text);
+    if (f.incidents) q.bind(15, static_cast<int64_t>(*f.incidents)); else q.bind_null(15);
+    q.bind(16, auth).bind(17, f.reported_domain.empty() ? std::string_view("") : std::string_view(f.reported_domain[0]))
+        .bind(18, domains).bind(19, uris).bind(20, f.removal_recipient).bind(21, f.auth_failure)
+        .bind(22, f.delivery_result).bind(23, f.dkim_domain).bind(24, f.dkim_identity).bind(25, f.dkim_selector)
+        .bind(26, f.spf_dns).bind(27, f.identity_alignment).bind(28, o.from).bind(29, o.to).bind(30, o.subject)
+        .bind(31, o.message_id).bind(32, o.date).bind(33, o.list_unsubscribe).bind(34, o.return_path)
+        .bind(35, o.dkim_domain).bind(36, o.dkim_selector).bind(37, int64_t{o.headers_only});
+    q.exec();
+    int64_t id = sqlite3_last_insert_rowid(db_.get());
+    auto& r = stmt(insert_feedback_rcpt_, "INSERT INTO feedback_rcpt(feedback_id, seq, address) VALUES (?1,?2,?3)");
+    int64_t seq = 0;
+    for (const auto& a : f.original_rcpt_to) {
+      r.bind(1, id).bind(2, seq++).bind(3, a);
+      r.exec();
+    }
+  }
+
+  void add_bounce(const model::Bounce& b) override {
+    auto& q = stmt(insert_bounce_,
+                   "INSERT INTO bounce(message_id, rfc3464, recipient, original_recipient, action, status, "
+                   "diagnostic_code, remote_mta, reporting_mta, arrival_date, class, seen_at) "
+                   "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,"
+                   "coalesce(?10, (SELECT ingested_at FROM message WHERE id=?1)))");
+    for (const auto& r : b.recipients) {
+      q.bind(1, message_id_).bind(2, int64_t{b.rfc3464}).bind(3, r.recipient).bind(4, r.original_recipient)
+          .bind(5, r.action).bind(6, r.status).bind(7, r.diagnostic_code).bind(8, r.remote_mta)
+          .bind(9, r.reporting_mta);
+      if (r.arrival_date) q.bind(10, *r.arrival_date); else q.bind_null(10);
+      q.bind(11, r.bounce_class.empty() ? std::string_view("unknown") : std::string_view(r.bounce_class));
+      q.exec();
+    }
   }
 
   void rollback_message() noexcept override {
@@ -231,6 +300,8 @@ class SqliteStore final : public Store {
   }
 
   void for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) override;
+  std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) override;
+  std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) override;
   std::optional<ReportStats> report_stats(int64_t id) override;
 
  private:
@@ -299,7 +370,8 @@ class SqliteStore final : public Store {
   RecordWriter records_{nullptr};
   std::set<const Stmt*> prepared_;
   Stmt has_message_, insert_message_, insert_report_,
-      update_report_, insert_error_, insert_source_, insert_reject_, update_message_, find_report_, load_meta_, load_errors_;
+      update_report_, insert_error_, insert_source_, insert_reject_, update_message_, find_report_, load_meta_, load_errors_,
+      insert_feedback_, insert_feedback_rcpt_, insert_bounce_;
   bool in_tx_ = false;
   int64_t message_id_ = 0;
   int64_t report_row_ = 0;
@@ -462,6 +534,99 @@ void SqliteStore::for_each_record(const ReportFilter& f, const std::function<voi
     }
     for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->reset();
   }
+}
+
+std::vector<StoredFeedback> SqliteStore::list_feedback(std::optional<int64_t> since) {
+  Stmt q(db_.get(),
+         "SELECT f.id, f.message_id, m.origin, m.ingested_at, f.part, f.kind, f.feedback_type, f.user_agent, f.version, "
+         "f.original_envelope_id, f.original_mail_from, f.arrival_date, f.arrival_date_text, f.reporting_mta, "
+         "f.source_ip, f.source_ip_raw, f.incidents, f.authentication_results, f.reported_domains, f.reported_uri, "
+         "f.removal_recipient, f.auth_failure, f.delivery_result, f.dkim_domain, f.dkim_identity, f.dkim_selector, "
+         "f.spf_dns, f.identity_alignment, f.orig_from, f.orig_to, f.orig_subject, f.orig_message_id, f.orig_date, "
+         "f.orig_list_unsubscribe, f.orig_return_path, f.orig_dkim_domain, f.orig_dkim_selector, f.orig_headers_only "
+         "FROM feedback f JOIN message m ON m.id=f.message_id "
+         "WHERE ?1 IS NULL OR coalesce(f.arrival_date, m.ingested_at) >= ?1 ORDER BY f.id");
+  if (since) q.bind(1, *since); else q.bind_null(1);
+  Stmt rcpt(db_.get(), "SELECT address FROM feedback_rcpt WHERE feedback_id=?1 ORDER BY seq");
+  std::vector<StoredFeedback> out;
+  while (q.step()) {
+    StoredFeedback s;
+    s.id = q.i64(0);
+    s.message_id = q.i64(1);
+    s.origin = q.text(2);
+    s.ingested_at = q.i64(3);
+    model::Feedback& f = s.feedback;
+    f.part = q.text(4);
+    f.kind = q.text(5);
+    f.feedback_type = q.text(6);
+    f.user_agent = q.text(7);
+    f.version = q.text(8);
+    f.original_envelope_id = q.text(9);
+    f.original_mail_from = q.text(10);
+    if (!q.is_null(11)) f.arrival_date = q.i64(11);
+    f.arrival_date_text = q.text(12);
+    f.reporting_mta = q.text(13);
+    if (!q.is_null(14)) f.source_ip = model::parse_ip(q.text(14));
+    f.source_ip_text = q.text(15);
+    if (!q.is_null(16)) f.incidents = static_cast<uint64_t>(q.i64(16));
+    f.authentication_results = from_json_array(q.view(17));
+    f.reported_domain = from_json_array(q.view(18));
+    f.reported_uri = from_json_array(q.view(19));
+    f.removal_recipient = q.text(20);
+    f.auth_failure = q.text(21);
+    f.delivery_result = q.text(22);
+    f.dkim_domain = q.text(23);
+    f.dkim_identity = q.text(24);
+    f.dkim_selector = q.text(25);
+    f.spf_dns = q.text(26);
+    f.identity_alignment = q.text(27);
+    auto& o = f.original;
+    o.from = q.text(28);
+    o.to = q.text(29);
+    o.subject = q.text(30);
+    o.message_id = q.text(31);
+    o.date = q.text(32);
+    o.list_unsubscribe = q.text(33);
+    o.return_path = q.text(34);
+    o.dkim_domain = q.text(35);
+    o.dkim_selector = q.text(36);
+    o.headers_only = q.i64(37) != 0;
+    rcpt.bind(1, s.id);
+    while (rcpt.step()) f.original_rcpt_to.push_back(rcpt.text(0));
+    rcpt.reset();
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<StoredBounce> SqliteStore::list_bounces(std::optional<int64_t> since) {
+  Stmt q(db_.get(),
+         "SELECT b.id, b.message_id, m.origin, m.ingested_at, b.rfc3464, b.seen_at, b.recipient, b.original_recipient, "
+         "b.action, b.status, b.diagnostic_code, b.remote_mta, b.reporting_mta, b.arrival_date, b.class "
+         "FROM bounce b JOIN message m ON m.id=b.message_id WHERE ?1 IS NULL OR b.seen_at >= ?1 ORDER BY b.id");
+  if (since) q.bind(1, *since); else q.bind_null(1);
+  std::vector<StoredBounce> out;
+  while (q.step()) {
+    StoredBounce s;
+    s.id = q.i64(0);
+    s.message_id = q.i64(1);
+    s.origin = q.text(2);
+    s.ingested_at = q.i64(3);
+    s.rfc3464 = q.i64(4) != 0;
+    s.seen_at = q.i64(5);
+    auto& r = s.recipient;
+    r.recipient = q.text(6);
+    r.original_recipient = q.text(7);
+    r.action = q.text(8);
+    r.status = q.text(9);
+    r.diagnostic_code = q.text(10);
+    r.remote_mta = q.text(11);
+    r.reporting_mta = q.text(12);
+    if (!q.is_null(13)) r.arrival_date = q.i64(13);
+    r.bounce_class = q.text(14);
+    out.push_back(std::move(s));
+  }
+  return out;
 }
 
 }  // namespace

@@ -38,10 +38,24 @@ struct CheckingSink final : dmarq::ingest::OpSink {
     expect(!r.reason.empty());
   }
   void warning(const dmarq::model::Issue&) override { expect(depth >= 1); }
-  void end_message() override {
+  void feedback(const dmarq::model::Feedback& f) override {
     expect(depth == 1);
-    depth = 0;
+    expect(!f.kind.empty());
   }
+  void bounce(const dmarq::model::Bounce& b) override {
+    expect(depth == 1);
+    expect(!b.recipients.empty());
+  }
+  void kind(const std::string& k) override {
+    expect(depth == 1 && !kinded && !k.empty());
+    kinded = true;
+  }
+  void end_message() override {
+    expect(depth == 1 && kinded);
+    depth = 0;
+    kinded = false;
+  }
+  bool kinded = false;
 };
 
 }  // namespace

@@ -56,6 +56,9 @@ void add_reports(CLI::App& app, Globals& g, Action& run);
 void add_export(CLI::App& app, Globals& g, Action& run);
 void add_rejects(CLI::App& app, Globals& g, Action& run);
 void add_analyze(CLI::App& app, Globals& g, Action& run);
+void add_feedback(CLI::App& app, Globals& g, Action& run);
+// `dmarq export feedback` and `dmarq export bounces`, under `export_cmd`.
+void add_export_feedback(CLI::App* export_cmd, Globals& g, Action& run);
 
 // The analyzer's period from --since (Nd or a date) and --until (a date,
 // included), both whole UTC days; nullopt after saying what is wrong.

@@ -55,6 +55,8 @@ void add_export(CLI::App& app, Globals& g, Action& run) {
   agg->add_option("--since", o->since, "Only reports ending at or after: Nd, YYYY-MM-DD (UTC)");
   agg->callback([&g, &run, o] { run = [&g, o] { return run_export(g, *o); }; });
 
+  add_export_feedback(cmd, g, run);
+
   auto so = std::make_shared<SourcesOptions>();
   so->format = "csv";
   auto* src = cmd->add_subcommand("sources", "What 'dmarq sources' shows, every column, for review in a spreadsheet");

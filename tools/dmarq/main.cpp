@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_export(app, g, run);
   add_rejects(app, g, run);
   add_analyze(app, g, run);
+  add_feedback(app, g, run);
 
   try {
     app.parse(argc, argv);

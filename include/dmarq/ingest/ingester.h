@@ -31,6 +31,8 @@ struct Result {
   uint64_t records = 0;
   model::Issues issues;  // warnings and errors, each with where
   std::vector<store::Reject> rejects;
+  std::string kind;      // what the message was (see OpSink::kind)
+  uint64_t feedback = 0, bounced_recipients = 0;
 };
 
 class Loader final : public OpSink {
@@ -44,6 +46,9 @@ class Loader final : public OpSink {
   void abort_report() override;
   void reject(const store::Reject& reject) override;
   void warning(const model::Issue& issue) override;
+  void feedback(const model::Feedback& feedback) override;
+  void bounce(const model::Bounce& bounce) override;
+  void kind(const std::string& kind) override;
   void end_message() override;
 
   // The last message's result, valid after end_message.

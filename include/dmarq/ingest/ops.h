@@ -1,5 +1,6 @@
 // The stream of operations that extracting one message produces, in order:
-//   begin_message { begin_report record* (end_report | abort_report) | reject | warning }* end_message
+//   begin_message { begin_report record* (end_report | abort_report) | feedback | bounce | reject | warning }*
+//   kind end_message
 // The Extractor writes it; the Loader applies it to a Store. Between the two
 // there may be nothing (Ingester) or a queue and a thread (PipelinedIngester).
 #pragma once
@@ -7,6 +8,7 @@
 #include <string>
 
 #include "dmarq/model/aggregate.h"
+#include "dmarq/model/feedback.h"
 #include "dmarq/model/issue.h"
 #include "dmarq/store/store.h"
 
@@ -26,6 +28,11 @@ class OpSink {
   // An input (whole message when part is empty) set aside, with its reason.
   virtual void reject(const store::Reject& reject) = 0;
   virtual void warning(const model::Issue& issue) = 0;
+  virtual void feedback(const model::Feedback& feedback) = 0;
+  virtual void bounce(const model::Bounce& bounce) = 0;
+  // What the message was (aggregate, arf, failure, jmrp, bounce, auto_reply,
+  // not_report); once, before end_message.
+  virtual void kind(const std::string& kind) = 0;
   virtual void end_message() = 0;
 };
 

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "dmarq/model/aggregate.h"
+#include "dmarq/model/feedback.h"
 #include "dmarq/model/issue.h"
 
 namespace dmarq::store {
@@ -48,6 +49,7 @@ struct MessageSummary {
   uint64_t reports_duplicate = 0;
   uint64_t records = 0;
   model::Issues issues;
+  std::string kind;  // aggregate, arf, failure, jmrp, bounce, auto_reply, not_report
 };
 
 struct Reject {
@@ -88,6 +90,24 @@ struct ReportStats {
   uint64_t disposition_none = 0, disposition_quarantine = 0, disposition_reject = 0;
 };
 
+// A stored feedback or failure report, or JMRP complaint.
+struct StoredFeedback {
+  int64_t id = 0, message_id = 0;
+  std::string origin;       // of the message that carried it
+  int64_t ingested_at = 0;
+  model::Feedback feedback;
+};
+
+// A stored bounced recipient.
+struct StoredBounce {
+  int64_t id = 0, message_id = 0;
+  std::string origin;
+  int64_t ingested_at = 0;
+  bool rfc3464 = false;
+  int64_t seen_at = 0;  // arrival date, else ingest time
+  model::BounceRecipient recipient;
+};
+
 // One record with its report, for export.
 struct ExportRow {
   const model::ReportMeta* meta = nullptr;
@@ -110,6 +130,8 @@ class Store {
   virtual bool end_report(const model::ReportMeta& meta) = 0;
   virtual void abort_report() = 0;
   virtual void add_reject(const Reject& reject) = 0;
+  virtual void add_feedback(const model::Feedback& feedback) = 0;
+  virtual void add_bounce(const model::Bounce& bounce) = 0;
   virtual void commit_message(const MessageSummary& summary) = 0;
   // Rolls back the open message, if any; a no-op otherwise.
   virtual void rollback_message() noexcept = 0;
@@ -120,6 +142,9 @@ class Store {
   virtual std::vector<SourceLink> list_sources() = 0;
   virtual std::optional<ReportStats> report_stats(int64_t report) = 0;
   virtual void for_each_record(const ReportFilter& filter, const std::function<void(const ExportRow&)>& fn) = 0;
+  // Feedback and bounces seen (arrival date, else ingest time) at or after `since`.
+  virtual std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) = 0;
+  virtual std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) = 0;
 };
 
 enum class OpenMode { read_write, read_only };

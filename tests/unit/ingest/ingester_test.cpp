@@ -122,7 +122,9 @@ TEST_CASE("ingester: non-report inputs say what they are", "[ingest]") {
   source::RawMessage mail{"From: a@b\nSubject: hi\n\nhello\n", "mail.eml", "", 0};
   auto m = f.ingester.ingest(mail, 1);
   REQUIRE(m.rejects.size() == 1);
-  CHECK(m.rejects[0].code == "input.no_report");
+  CHECK(m.rejects[0].code == "input.not_report");
+  CHECK(m.kind == "not_report");
+  CHECK(r.kind == "not_report");
   source::RawMessage unreadable{"", "big.eml", "file is too large", 0};
   auto u = f.ingester.ingest(unreadable, 1);
   REQUIRE(u.rejects.size() == 1);

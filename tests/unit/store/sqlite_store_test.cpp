@@ -74,7 +74,7 @@ TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others 
   for (auto rec : r2.records) s->add_record(rec);
   s->end_report(r2.meta);
   s->add_reject({"test", "1", "xml.malformed", "broken", 1000});
-  s->commit_message({store::MessageOutcome::partial, 1, 0, 3, {}});
+  s->commit_message({store::MessageOutcome::partial, 1, 0, 3, {}, "aggregate"});
   auto reports = s->list_reports({});
   REQUIRE(reports.size() == 1);
   CHECK(reports[0].report_id == "second");
