@@ -64,10 +64,16 @@ inline std::optional<model::Issue> precheck(std::string_view raw, const Limits& 
     pos = eol + 1;
   }
   // message/rfc822 nests without any boundary, and its headers follow a
-  // blank line rather than a "--" line: count the type anywhere, in any case.
+  // blank line rather than a "--" line: count the subtype anywhere, in any
+  // case, wherever a "/" (white space allowed) comes before it. Not the
+  // "rfc822;" address type of a delivery-status part, which comes after ":"
+  // (a DSN with 31 recipients has 62 of those).
   std::size_t embedded = 0;
   for (std::size_t at = raw.find("822"); at != std::string_view::npos; at = raw.find("822", at + 3)) {
-    if (at >= 3 && util::iequals(raw.substr(at - 3, 3), "rfc") && ++embedded + boundaries > kMaxBoundaries)
+    if (at < 3 || !util::iequals(raw.substr(at - 3, 3), "rfc")) continue;
+    std::size_t before = at - 3;
+    while (before > 0 && (raw[before - 1] == ' ' || raw[before - 1] == '\t')) --before;
+    if (before > 0 && raw[before - 1] == '/' && ++embedded + boundaries > kMaxBoundaries)
       return Issue{"mime.too_deep", Severity::error,
                    fmt::format("more than {} multipart boundaries and embedded messages", kMaxBoundaries), ""};
   }

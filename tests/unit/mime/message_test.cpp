@@ -83,6 +83,27 @@ TEST_CASE("mime: deeply nested message/rfc822 is refused before parsing", "[mime
   CHECK(m.parts.empty());
 }
 
+TEST_CASE("mime: the nesting count sees message / rfc822 with white space, not rfc822; addresses", "[mime]") {
+  std::string deep;
+  for (int i = 0; i < 1000; ++i) deep += "Content-Type: message / rfc822\n\n";
+  deep += "Subject: bottom\n\nhello\n";
+  auto m = mime::scan_message(deep, Limits{});
+  REQUIRE_FALSE(m.issues.empty());
+  CHECK(m.issues[0].code == "mime.too_deep");
+
+  // A delivery-status part names every recipient "rfc822;" twice: 200
+  // recipients are not 400 embedded messages.
+  std::string dsn = "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n--B\n"
+                    "Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example\n";
+  for (int i = 0; i < 200; ++i)
+    dsn += "\nFinal-Recipient: rfc822; u" + std::to_string(i) + "@example.net\nOriginal-Recipient: rfc822; u" +
+           std::to_string(i) + "@example.net\nAction: failed\nStatus: 5.1.1\n";
+  dsn += "\n--B--\n";
+  auto d = mime::scan_message(dsn, Limits{});
+  CHECK(d.issues.empty());
+  CHECK(d.parts.size() == 1);
+}
+
 TEST_CASE("mime: looks_like_message", "[mime]") {
   CHECK(mime::looks_like_message("Return-Path: <a@b>\n"));
   CHECK(mime::looks_like_message("From someone@example.com Mon Nov  2 00:00:00 2026\n"));
