@@ -4,6 +4,9 @@
 // crash or leave a transaction open. Deterministic (fixed seed).
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <set>
+
 #include "dmarq/ingest/ingester.h"
 #include "support/support.h"
 
@@ -80,4 +83,37 @@ TEST_CASE("garbage: mutated reports are stored or rejected with a reason, never 
   CHECK(rejected > 0);
   // The database is consistent: every message row was committed.
   CHECK(db->list_rejects().size() >= rejected);
+}
+
+TEST_CASE("garbage: mutated complaints, failure reports and bounces keep exactly one kind", "[ingest][garbage]") {
+  test::TempDir dir;
+  auto db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  ingest::Ingester ingester(*db, Limits{});
+  Rng rng;
+  std::map<std::string, int> kinds;
+  for (const char* seed : {"arf-abuse.eml", "failure.eml", "jmrp.eml", "bounce.eml", "autoreply.eml", "spam.eml"}) {
+    std::string original = test::read_data(std::string("mixed/") + seed);
+    for (int i = 0; i < 500; ++i) {
+      source::RawMessage msg{mutate(original, rng), std::string(seed) + "~" + std::to_string(i), "", 0};
+      ingest::Result r;
+      REQUIRE_NOTHROW(r = ingester.ingest(msg, 1800000000));
+      INFO(msg.origin);
+      if (r.outcome == ingest::Outcome::duplicate) continue;  // a mutation that changed nothing
+      ++kinds[r.kind];
+      // A message set aside says why; anything else is one of the known kinds.
+      if (r.kind == "not_report") {
+        REQUIRE_FALSE(r.rejects.empty());
+        CHECK_FALSE(r.rejects.front().reason.empty());
+      } else {
+        static const std::set<std::string> known{"aggregate", "arf", "failure", "jmrp", "bounce", "auto_reply"};
+        CHECK(known.count(r.kind) == 1);
+      }
+      if (r.kind == "arf" || r.kind == "failure" || r.kind == "jmrp") CHECK(r.feedback > 0);
+      if (r.kind == "bounce") CHECK(r.bounced_recipients > 0);
+    }
+  }
+  // Most mutations keep the message readable as what it was; some do not.
+  CHECK(kinds["arf"] > 0);
+  CHECK(kinds["bounce"] > 0);
+  CHECK(kinds["not_report"] > 0);
 }
