@@ -18,7 +18,8 @@ struct Limits {
   // MIME
   int max_mime_depth = 16;
   std::size_t max_mime_parts = 256;
-  std::size_t max_header_line = 64u << 10;  // one unfolded header line
+  std::size_t max_header_line = 64u << 10;  // one unfolded header field
+  std::size_t max_header_fields = 10000;    // fields in one header block
   // Archives
   std::size_t max_archive_entries = 64;
   uint64_t max_entry_bytes = 1ull << 30;   // one decompressed member

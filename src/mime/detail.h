@@ -38,17 +38,34 @@ inline std::optional<model::Issue> precheck(std::string_view raw, const Limits& 
   using model::Severity;
   bool in_header = true;
   std::size_t boundaries = 0, line_no = 0, pos = 0;
+  // The field being read, unfolded (continuation lines count toward it: an
+  // RFC 2231 parameter flood folds one huge field over many short lines),
+  // and the fields of the current header block.
+  std::size_t field_bytes = 0, fields = 0;
+  // Lines that could be boundaries: each may start a part, and mimetic builds
+  // every part before dmarq can count them. Text bodies rarely have many "--"
+  // lines, so four times the part limit still bounds the work.
+  std::size_t dash_lines = 0;
   while (pos < raw.size()) {
     std::size_t eol = raw.find('\n', pos);
     if (eol == std::string_view::npos) eol = raw.size();
     std::string_view line = raw.substr(pos, eol - pos);
     ++line_no;
     if (in_header) {
+      bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+      field_bytes = continuation ? field_bytes + line.size() : line.size();
+      if (!continuation && !line.empty() && ++fields > limits.max_header_fields)
+        return Issue{"mime.too_many_headers", Severity::error,
+                     fmt::format("more than {} header fields in one header block", limits.max_header_fields),
+                     fmt::format("line {}", line_no)};
+    }
+    if (in_header) {
       if (line.empty()) {
         in_header = false;
-      } else if (line.size() > limits.max_header_line) {
+        fields = 0;
+      } else if (field_bytes > limits.max_header_line) {
         return Issue{"mime.header_too_long", Severity::error,
-                     fmt::format("header line longer than {} bytes", limits.max_header_line),
+                     fmt::format("header field longer than {} bytes (unfolded)", limits.max_header_line),
                      fmt::format("line {}", line_no)};
       } else {
         for (std::size_t at = 0; at + 8 <= line.size(); ++at)
@@ -60,6 +77,12 @@ inline std::optional<model::Issue> precheck(std::string_view raw, const Limits& 
       }
     } else if (line.size() >= 2 && line[0] == '-' && line[1] == '-') {
       in_header = true;
+      field_bytes = fields = 0;
+      if (++dash_lines > 4 * limits.max_mime_parts)
+        return Issue{"mime.too_many_parts", Severity::error,
+                     fmt::format("more than {} boundary lines (at most {} MIME parts are read)",
+                                 4 * limits.max_mime_parts, limits.max_mime_parts),
+                     fmt::format("line {}", line_no)};
     }
     pos = eol + 1;
   }
