@@ -178,7 +178,11 @@ struct AggregateXmlParser::Impl {
 
     switch (tag) {
       case Tag::record:
-        if (up == Tag::feedback) {
+        // Only a child of the root is a record: a <feedback> nested deeper
+        // (inside a record's text, say) would otherwise start a record in
+        // the middle of one and hand the handler a half-read record, then
+        // go on filling the one the handler took (found by fuzzing).
+        if (up == Tag::feedback && stack.size() == 2) {
           if (!report_started) {
             report_started = true;
             handler.begin_report(meta);
@@ -252,7 +256,7 @@ struct AggregateXmlParser::Impl {
     if (collect) leaf(tag, util::trim_xml_space(text));
     collect = false;
     Tag up = parent();
-    if (tag == Tag::record && up == Tag::feedback) finish_record();
+    if (tag == Tag::record && up == Tag::feedback && stack.size() == 2) finish_record();
     if (tag == Tag::feedback && stack.size() == 1) finish_report();
     stack.pop_back();
   }
@@ -460,6 +464,15 @@ struct AggregateXmlParser::Impl {
       impl->warn("xml.warning", msg);
       return;
     }
+    if (impl->report_done) {
+      // Bytes after </feedback>: the report is complete and the handler has
+      // had end_report, so failing now would reject a report already
+      // delivered (found by fuzzing). Ignored with a warning, like bytes
+      // after a gzip stream.
+      impl->warn("xml.trailing_content", "content after </feedback> ignored: " + msg);
+      if (impl->ctxt) xmlStopParser(impl->ctxt);
+      return;
+    }
     impl->failed = true;
     impl->issues.push_back(Issue{"xml.malformed", Severity::error, "malformed XML: " + msg,
                                  fmt::format("line {}, column {}", err->line, err->int2)});
@@ -485,6 +498,12 @@ struct AggregateXmlParser::Impl {
     // Not fail(): libxml2 is in the middle of switching its input here, so
     // neither stopping the parser nor asking it for the line is safe. The
     // parse ends by itself once the input cannot be decoded.
+    if (impl->report_done) {  // after </feedback>: see on_error
+      if (impl->issues.size() < kMaxIssues)
+        impl->issues.push_back(Issue{"xml.trailing_content", Severity::warning,
+                                     "content after </feedback> ignored: " + msg, ""});
+      return;
+    }
     impl->failed = true;
     impl->issues.push_back(Issue{"xml.encoding", Severity::error,
                                  "cannot decode the document in its declared encoding: " + msg, ""});
