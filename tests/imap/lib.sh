@@ -394,6 +394,13 @@ dovecot_start() {
     echo "dovecot_start: ports $IMAPS_PORT/$IMAP_PORT taken, retrying" >&2
   done
   [[ $rc == 0 ]] || fail "dovecot_start: no free ports after 5 attempts: $out"
+  # dovecot returns once it has forked; the daemon writes its pid file a
+  # moment later (seen missing on a loaded CI machine).
+  for _ in $(seq 1000); do
+    [[ -s "$dir/run/master.pid" ]] && break
+    sleep 0.01
+  done
+  [[ -s "$dir/run/master.pid" ]] || fail "dovecot_start: no $dir/run/master.pid after 10 s: $(cat "$dir/log/"*.log 2>/dev/null)"
   _DV_PG=$(cat "$dir/run/master.pid")
 
   export IMAPS_PORT IMAP_PORT DOVECOT_DIR=$dir DOVECOT_CONF=$dir/dovecot.conf \
