@@ -49,6 +49,9 @@ std::string iso_date_utc(int64_t t) { return iso8601_utc(t).substr(0, 10); }
 std::optional<int64_t> parse_iso_utc(std::string_view s) {
   auto num = [&](std::size_t pos, std::size_t len, int& out) {
     if (pos + len > s.size()) return false;
+    // Digits only: from_chars would also take a sign ("-999-01-01", "T-1:-1").
+    for (std::size_t i = pos; i < pos + len; ++i)
+      if (s[i] < '0' || s[i] > '9') return false;
     auto r = std::from_chars(s.data() + pos, s.data() + pos + len, out);
     return r.ec == std::errc{} && r.ptr == s.data() + pos + len;
   };

@@ -22,6 +22,10 @@ TEST_CASE("text: ISO 8601 in UTC whatever TZ says", "[util]") {
 TEST_CASE("text: parse_iso_utc", "[util]") {
   CHECK(parse_iso_utc("2026-11-01") == 1793491200);
   CHECK(parse_iso_utc("2026-11-01T23:59:59Z") == 1793577599);
+  // Signs are not digits (from_chars would take them).
+  CHECK_FALSE(parse_iso_utc("2024-01-01T-1:-1:-1Z"));
+  CHECK_FALSE(parse_iso_utc("-999-01-01"));
+  CHECK_FALSE(parse_iso_utc("2024-+1-01"));
   CHECK(parse_iso_utc("2026-11-01T23:59:59") == 1793577599);
   CHECK_FALSE(parse_iso_utc("2026-13-01"));
   CHECK_FALSE(parse_iso_utc("2026-02-30"));
