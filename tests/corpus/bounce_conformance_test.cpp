@@ -23,20 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    auto tab = line.find('\t', start);
-    out.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-    if (tab == std::string::npos) break;
-    start = tab + 1;
-  }
-  return out;
-}
-
-std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
-
 // The TSV's form of a diagnostic: runs of white space as one space, trimmed,
 // cut to 80 characters (code points, not bytes).
 std::string tsv_diagnostic(const std::string& s) {
@@ -56,7 +42,7 @@ std::string tsv_diagnostic(const std::string& s) {
     bool continuation = (static_cast<unsigned char>(squeezed[i]) & 0xc0) == 0x80;
     if (!continuation && ++chars > 80) break;
   }
-  return dash(squeezed.substr(0, i));
+  return test::dash(squeezed.substr(0, i));
 }
 
 struct Parsed {
@@ -72,7 +58,7 @@ TEST_CASE("bounce conformance: every line of expected-bounces.tsv", "[corpus]") 
   REQUIRE(tsv);
   std::string line;
   std::getline(tsv, line);
-  auto header = split_tabs(line);
+  auto header = test::split_tabs(line);
   REQUIRE(header.size() == 8);
   REQUIRE(header[3] == "recipient");
 
@@ -81,7 +67,7 @@ TEST_CASE("bounce conformance: every line of expected-bounces.tsv", "[corpus]") 
   std::size_t checked = 0, matching = 0;
   while (std::getline(tsv, line)) {
     if (line.empty()) continue;
-    auto cols = split_tabs(line);
+    auto cols = test::split_tabs(line);
     REQUIRE(cols.size() == 8);
     const std::string &path = cols[0], &is_bounce = cols[1], &rfc3464 = cols[2], &recipient = cols[3];
     INFO(fmt::format("{} {}", path, recipient));
@@ -111,8 +97,8 @@ TEST_CASE("bounce conformance: every line of expected-bounces.tsv", "[corpus]") 
         if (x.recipient == recipient) r = &x;
       got_want.emplace_back(r ? r->recipient : "(none)", recipient);
       if (r) {
-        got_want.emplace_back(dash(r->action), cols[4]);
-        got_want.emplace_back(dash(r->status), cols[5]);
+        got_want.emplace_back(test::dash(r->action), cols[4]);
+        got_want.emplace_back(test::dash(r->status), cols[5]);
         got_want.emplace_back(r->bounce_class, cols[6]);
         got_want.emplace_back(tsv_diagnostic(r->diagnostic_code), cols[7]);
       }

@@ -23,18 +23,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    auto tab = line.find('\t', start);
-    out.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-    if (tab == std::string::npos) break;
-    start = tab + 1;
-  }
-  return out;
-}
-
 struct Corpus {
   test::TempDir dir;
   std::unique_ptr<store::Store> db;
@@ -79,17 +67,15 @@ struct Corpus {
   }
 };
 
-std::string dash(const std::string& s) { return s.empty() ? "-" : s; }
-
 // The TSV's value columns, computed from what dmarq stored.
 std::vector<std::string> values(const store::ReportStats& s) {
   const auto& m = s.meta;
-  return {dash(m.org_name), dash(m.report_id), dash(m.policy.domain), std::to_string(m.begin),
+  return {test::dash(m.org_name), test::dash(m.report_id), test::dash(m.policy.domain), std::to_string(m.begin),
           std::to_string(m.end), std::to_string(s.records), std::to_string(s.messages),
           std::to_string(s.distinct_ips), std::to_string(s.dmarc_pass), std::to_string(s.dkim_aligned),
           std::to_string(s.spf_aligned), std::to_string(s.disposition_none),
-          std::to_string(s.disposition_quarantine), std::to_string(s.disposition_reject), dash(m.policy.p),
-          dash(m.xml_namespace)};
+          std::to_string(s.disposition_quarantine), std::to_string(s.disposition_reject), test::dash(m.policy.p),
+          test::dash(m.xml_namespace)};
 }
 
 }  // namespace
@@ -100,14 +86,14 @@ TEST_CASE("conformance: every line of expected-aggregate.tsv", "[corpus]") {
   REQUIRE(tsv);
   std::string line;
   std::getline(tsv, line);
-  auto header = split_tabs(line);
+  auto header = test::split_tabs(line);
   REQUIRE(header.size() == 19);
   REQUIRE(header[3] == "org_name");
   std::size_t checked = 0, ok = 0, rejected = 0, either = 0;
   std::set<std::pair<std::string, std::string>> expected_reports;
   while (std::getline(tsv, line)) {
     if (line.empty()) continue;
-    auto cols = split_tabs(line);
+    auto cols = test::split_tabs(line);
     REQUIRE(cols.size() == 19);
     const std::string &path = cols[0], &part = cols[1], &status = cols[2];
     std::vector<std::string> want(cols.begin() + 3, cols.end());

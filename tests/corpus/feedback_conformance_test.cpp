@@ -20,33 +20,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::string> split_tabs(const std::string& line) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    auto tab = line.find('\t', start);
-    out.push_back(line.substr(start, tab == std::string::npos ? std::string::npos : tab - start));
-    if (tab == std::string::npos) break;
-    start = tab + 1;
-  }
-  return out;
-}
-
-std::string dash(std::string s) { return s.empty() ? "-" : s; }
-
 // The TSV's columns after path, in its order.
 std::vector<std::string> values(const model::Feedback& f) {
   return {
-      dash(f.kind),
-      dash(f.feedback_type),
+      test::dash(f.kind),
+      test::dash(f.feedback_type),
       f.source_ip ? f.source_ip->to_string() : "-",
       f.reported_domain.empty() ? "-" : f.reported_domain.front(),
       f.original_rcpt_to.empty() ? "-" : f.original_rcpt_to.front(),
-      dash(f.original_mail_from),
+      test::dash(f.original_mail_from),
       f.arrival_date ? std::to_string(*f.arrival_date) : "-",
-      dash(f.user_agent),
-      dash(f.auth_failure),
-      dash(f.reporting_mta),
+      test::dash(f.user_agent),
+      test::dash(f.auth_failure),
+      test::dash(f.reporting_mta),
       f.incidents ? std::to_string(*f.incidents) : "-",
   };
 }
@@ -59,13 +45,13 @@ TEST_CASE("feedback conformance: every line of expected-feedback.tsv", "[corpus]
   REQUIRE(tsv);
   std::string line;
   std::getline(tsv, line);
-  auto header = split_tabs(line);
+  auto header = test::split_tabs(line);
   REQUIRE(header.size() == 12);
   REQUIRE(header[1] == "kind");
   std::size_t checked = 0, matching = 0, other = 0;
   while (std::getline(tsv, line)) {
     if (line.empty()) continue;
-    auto cols = split_tabs(line);
+    auto cols = test::split_tabs(line);
     REQUIRE(cols.size() == header.size());
     const std::string& path = cols[0];
     std::vector<std::string> want(cols.begin() + 1, cols.end());

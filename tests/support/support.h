@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "dmarq/model/aggregate.h"
 
@@ -23,6 +24,11 @@ std::string dump(const model::AggregateReport& report);
 // Compares `actual` with tests/data/golden/<name>; on mismatch the test fails
 // and shows both.
 void check_golden(const std::string& name, const std::string& actual);
+
+// The cells of one TSV line (the corpus's expected-*.tsv files).
+std::vector<std::string> split_tabs(const std::string& line);
+// "-", the TSVs' word for absent, for an empty value.
+std::string dash(const std::string& value);
 
 // A fresh temporary directory, removed when the object dies.
 class TempDir {
