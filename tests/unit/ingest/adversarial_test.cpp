@@ -5,7 +5,7 @@
 //
 // Each hostile input goes through the whole ingest into one store per case
 // and must be rejected with the code of the limit or check that catches it
-// (a few, noted, are stored harmlessly by design), within a few seconds and
+// (a few, noted, are stored harmlessly by design) and
 // without a crash; a good report ingested right after it into the same store
 // must still be stored. No case may reach the network or write a file
 // outside its temporary directory.
@@ -23,7 +23,6 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -43,8 +42,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr int64_t kNow = 1800000000;
-// Every hostile input is dealt with within this (most take milliseconds).
-constexpr double kMaxSeconds = 5.0;
 constexpr std::string_view kBasicOrg = "<org_name>Example Receiver</org_name>";
 constexpr std::string_view kBasicId = "r-20261101-0001@receiver.example";
 
@@ -358,11 +355,9 @@ struct Fixture {
   ingest::Result ingest(const std::string& bytes, const std::string& origin) {
     source::RawMessage msg{bytes, origin, "", 0};
     ingest::Result r;
-    auto start = std::chrono::steady_clock::now();
+    // Time and memory per case are measured by tools/bench/adversarial-bench.sh,
+    // not here: the project keeps timings out of tests.
     REQUIRE_NOTHROW(r = ingester.ingest(msg, kNow));
-    std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    INFO(origin << " took " << took.count() << " s");
-    CHECK(took.count() < kMaxSeconds);
     return r;
   }
 
