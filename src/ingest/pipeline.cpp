@@ -171,7 +171,7 @@ struct PipelinedIngester::Impl {
     void record(model::Record& record) override {
       // A swap, not a copy: the slot's old record goes back to the parser,
       // which clears it and keeps its strings' capacity.
-      std::swap(next(OpKind::record).record, record);
+      swap(next(OpKind::record).record, record);
       push_if_full();
     }
     void end_report(const model::ReportMeta& meta) override {

@@ -106,7 +106,19 @@ struct AggregateXmlParser::Impl {
 
   model::ReportMeta meta;
   model::Record rec;
+  // How many of rec's DKIM results, SPF results and reasons belong to the
+  // record being read. The vectors keep the elements of earlier records, so
+  // that their strings are reused instead of freed and allocated again (the
+  // frees showed in profiles); finish_record() trims them to these counts.
+  std::size_t n_dkim = 0, n_spf = 0, n_reasons = 0;
   uint64_t record_count = 0;
+
+  template <typename T>
+  static T& next_item(std::vector<T>& items, std::size_t& n) {
+    if (n < items.size()) items[n].clear();
+    else items.emplace_back();
+    return items[n++];
+  }
 
   Impl(AggregateHandler& h, const Limits& l) : handler(h), limits(l) {}
 
@@ -187,37 +199,37 @@ struct AggregateXmlParser::Impl {
             report_started = true;
             handler.begin_report(meta);
           }
-          rec.clear();
+          start_record();
         }
         break;
       case Tag::dkim:
         if (up == Tag::auth_results) {
-          if (rec.dkim_results.size() >= limits.max_auth_results)
+          if (n_dkim >= limits.max_auth_results)
             fail("xml.too_many_results", fmt::format("more than {} DKIM results in one record",
                                                      limits.max_auth_results));
           else
-            rec.dkim_results.emplace_back();
+            next_item(rec.dkim_results, n_dkim);
         } else {
           collect = true;  // policy_evaluated/dkim
         }
         break;
       case Tag::spf:
         if (up == Tag::auth_results) {
-          if (rec.spf_results.size() >= limits.max_auth_results)
+          if (n_spf >= limits.max_auth_results)
             fail("xml.too_many_results", fmt::format("more than {} SPF results in one record",
                                                      limits.max_auth_results));
           else
-            rec.spf_results.emplace_back();
+            next_item(rec.spf_results, n_spf);
         } else {
           collect = true;
         }
         break;
       case Tag::reason:
         if (up == Tag::policy_evaluated) {
-          if (rec.reasons.size() >= limits.max_auth_results)
+          if (n_reasons >= limits.max_auth_results)
             fail("xml.too_many_results", "too many override reasons in one record");
           else
-            rec.reasons.emplace_back();
+            next_item(rec.reasons, n_reasons);
         }
         break;
       case Tag::extension:
@@ -364,9 +376,9 @@ struct AggregateXmlParser::Impl {
         if (tag == Tag::spf) enumerated(rec.spf, value, kPassFail, "policy_evaluated spf");
         break;
       case Tag::reason:
-        if (up2 != Tag::policy_evaluated || rec.reasons.empty()) break;
-        if (tag == Tag::type) enumerated(rec.reasons.back().type, value, kReason, "reason type");
-        if (tag == Tag::comment) rec.reasons.back().comment.assign(value);
+        if (up2 != Tag::policy_evaluated || n_reasons == 0) break;
+        if (tag == Tag::type) enumerated(rec.reasons[n_reasons - 1].type, value, kReason, "reason type");
+        if (tag == Tag::comment) rec.reasons[n_reasons - 1].comment.assign(value);
         break;
       case Tag::identifiers:
         if (tag == Tag::envelope_to) rec.envelope_to.assign(value);
@@ -374,9 +386,9 @@ struct AggregateXmlParser::Impl {
         if (tag == Tag::header_from) rec.header_from.assign(value);
         break;
       case Tag::dkim:
-        if (up2 != Tag::auth_results || rec.dkim_results.empty()) break;
+        if (up2 != Tag::auth_results || n_dkim == 0) break;
         {
-          auto& d = rec.dkim_results.back();
+          auto& d = rec.dkim_results[n_dkim - 1];
           if (tag == Tag::domain) d.domain.assign(value);
           if (tag == Tag::selector) d.selector.assign(value);
           if (tag == Tag::result) enumerated(d.result, value, kDkimResult, "DKIM result");
@@ -384,9 +396,9 @@ struct AggregateXmlParser::Impl {
         }
         break;
       case Tag::spf:
-        if (up2 != Tag::auth_results || rec.spf_results.empty()) break;
+        if (up2 != Tag::auth_results || n_spf == 0) break;
         {
-          auto& s = rec.spf_results.back();
+          auto& s = rec.spf_results[n_spf - 1];
           if (tag == Tag::domain) s.domain.assign(value);
           if (tag == Tag::scope) enumerated(s.scope, value, kSpfScope, "SPF scope");
           if (tag == Tag::result) enumerated(s.result, value, kSpfResult, "SPF result");
@@ -398,7 +410,22 @@ struct AggregateXmlParser::Impl {
     }
   }
 
+  void start_record() {
+    // Like rec.clear(), but the result vectors keep their elements for reuse.
+    auto dkim = std::move(rec.dkim_results);
+    auto spf = std::move(rec.spf_results);
+    auto reasons = std::move(rec.reasons);
+    rec.clear();
+    rec.dkim_results = std::move(dkim);
+    rec.spf_results = std::move(spf);
+    rec.reasons = std::move(reasons);
+    n_dkim = n_spf = n_reasons = 0;
+  }
+
   void finish_record() {
+    rec.dkim_results.resize(n_dkim);
+    rec.spf_results.resize(n_spf);
+    rec.reasons.resize(n_reasons);
     if (++record_count > limits.max_records) {
       fail("xml.too_many_records", fmt::format("more than {} records in one report", limits.max_records));
       return;

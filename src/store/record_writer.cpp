@@ -19,7 +19,7 @@ int64_t RecordWriter::add(int64_t report, model::Record& record) {
     ip_text_.resize(buffered_ + 1);
   }
   auto& r = records_[buffered_];
-  std::swap(r, record);  // no copy; both sides keep their capacity
+  swap(r, record);  // no copy; both sides keep their capacity
   reports_[buffered_] = report;
   ip_text_[buffered_] = r.source_ip ? r.source_ip->to_string() : std::string();
   int64_t id = ids_[buffered_] = next_id_++;

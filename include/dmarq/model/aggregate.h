@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,11 @@ struct ReportMeta {
 struct OverrideReason {
   std::string type;
   std::string comment;
+
+  void clear() {
+    type.clear();
+    comment.clear();
+  }
 };
 
 struct DkimResult {
@@ -55,6 +61,13 @@ struct DkimResult {
   std::string selector;
   std::string result;
   std::string human_result;
+
+  void clear() {
+    domain.clear();
+    selector.clear();
+    result.clear();
+    human_result.clear();
+  }
 };
 
 struct SpfResult {
@@ -62,6 +75,13 @@ struct SpfResult {
   std::string scope;
   std::string result;
   std::string human_result;
+
+  void clear() {
+    domain.clear();
+    scope.clear();
+    result.clear();
+    human_result.clear();
+  }
 };
 
 struct Record {
@@ -95,6 +115,25 @@ struct Record {
     dkim_results.clear();
     spf_results.clear();
     has_extensions = false;
+  }
+
+  // Member by member. std::swap's three whole-record moves showed in
+  // profiles of ingest, which hands every record over twice by swapping.
+  friend void swap(Record& a, Record& b) noexcept {
+    using std::swap;
+    swap(a.source_ip_text, b.source_ip_text);
+    swap(a.source_ip, b.source_ip);
+    swap(a.count, b.count);
+    swap(a.disposition, b.disposition);
+    swap(a.dkim, b.dkim);
+    swap(a.spf, b.spf);
+    swap(a.reasons, b.reasons);
+    swap(a.envelope_to, b.envelope_to);
+    swap(a.envelope_from, b.envelope_from);
+    swap(a.header_from, b.header_from);
+    swap(a.dkim_results, b.dkim_results);
+    swap(a.spf_results, b.spf_results);
+    swap(a.has_extensions, b.has_extensions);
   }
 };
 

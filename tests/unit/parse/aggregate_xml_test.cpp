@@ -155,3 +155,76 @@ TEST_CASE("aggregate_xml: missing identity fields", "[parse]") {
     CHECK(model::has_error(issues));
   }
 }
+
+TEST_CASE("aggregate_xml: each record gets only its own results when records are swapped out", "[parse]") {
+  // The pipeline swaps each record out of the parser and hands back one it
+  // has finished with, results and all; the parser reuses those elements.
+  std::string xml = R"(<feedback><report_metadata><org_name>o</org_name><report_id>r</report_id>
+<date_range><begin>1</begin><end>2</end></date_range></report_metadata>
+<policy_published><domain>d.example</domain></policy_published>
+<record><row><source_ip>192.0.2.1</source_ip><count>1</count><policy_evaluated><disposition>none</disposition>
+<reason><type>forwarded</type><comment>c1</comment></reason><reason><type>other</type></reason></policy_evaluated></row>
+<identifiers><header_from>d.example</header_from></identifiers>
+<auth_results><dkim><domain>a.example</domain><selector>s1</selector><result>pass</result></dkim>
+<dkim><domain>b.example</domain><result>fail</result><human_result>h</human_result></dkim>
+<spf><domain>d.example</domain><result>pass</result></spf></auth_results></record>
+<record><row><source_ip>192.0.2.2</source_ip><count>2</count><policy_evaluated><disposition>none</disposition></policy_evaluated></row>
+<identifiers><header_from>d.example</header_from></identifiers>
+<auth_results><spf><domain>x.example</domain><scope>helo</scope><result>none</result></spf>
+<spf><domain>y.example</domain><result>fail</result></spf></auth_results></record>
+<record><row><source_ip>192.0.2.3</source_ip><count>3</count><policy_evaluated><disposition>none</disposition></policy_evaluated></row>
+<identifiers><header_from>d.example</header_from></identifiers>
+<auth_results><dkim><domain>c.example</domain><result>pass</result></dkim><spf><domain>z.example</domain><result>pass</result></spf></auth_results></record>
+</feedback>)";
+  struct Swapping : parse::AggregateHandler {
+    model::Record spare;
+    std::vector<model::Record> got;
+    Swapping() {
+      // A used record: more results than any record above, all stale.
+      spare.dkim_results.assign(4, model::DkimResult{"stale", "stale", "stale", "stale"});
+      spare.spf_results.assign(4, model::SpfResult{"stale", "stale", "stale", "stale"});
+      spare.reasons.assign(4, model::OverrideReason{"stale", "stale"});
+      spare.header_from = "stale";
+    }
+    void begin_report(const model::ReportMeta&) override {}
+    void record(model::Record& rec) override {
+      swap(spare, rec);
+      got.push_back(spare);  // `spare` goes back to the parser on the next record
+    }
+    void end_report(const model::ReportMeta&) override {}
+  } handler;
+  Limits limits;
+  parse::AggregateXmlParser parser(handler, limits);
+  util::ViewReader reader(xml, 64);
+  REQUIRE(parser.parse(reader));
+  REQUIRE(handler.got.size() == 3);
+  const auto& r1 = handler.got[0];
+  REQUIRE(r1.dkim_results.size() == 2);
+  CHECK(r1.dkim_results[0].domain == "a.example");
+  CHECK(r1.dkim_results[0].selector == "s1");
+  CHECK(r1.dkim_results[0].human_result.empty());
+  CHECK(r1.dkim_results[1].domain == "b.example");
+  CHECK(r1.dkim_results[1].selector.empty());
+  CHECK(r1.dkim_results[1].human_result == "h");
+  REQUIRE(r1.spf_results.size() == 1);
+  CHECK(r1.spf_results[0].scope.empty());
+  REQUIRE(r1.reasons.size() == 2);
+  CHECK(r1.reasons[0].comment == "c1");
+  CHECK(r1.reasons[1].type == "other");
+  CHECK(r1.reasons[1].comment.empty());
+  const auto& r2 = handler.got[1];
+  CHECK(r2.dkim_results.empty());
+  CHECK(r2.reasons.empty());
+  REQUIRE(r2.spf_results.size() == 2);
+  CHECK(r2.spf_results[0].scope == "helo");
+  CHECK(r2.spf_results[1].domain == "y.example");
+  CHECK(r2.spf_results[1].scope.empty());
+  CHECK(r2.spf_results[1].human_result.empty());
+  const auto& r3 = handler.got[2];
+  REQUIRE(r3.dkim_results.size() == 1);
+  CHECK(r3.dkim_results[0].domain == "c.example");
+  CHECK(r3.dkim_results[0].selector.empty());
+  REQUIRE(r3.spf_results.size() == 1);
+  CHECK(r3.reasons.empty());
+  for (const auto& r : handler.got) CHECK(r.header_from == "d.example");
+}
