@@ -513,6 +513,26 @@ struct Client::Impl {
     return uids;
   }
 
+  std::vector<std::pair<uint32_t, uint64_t>> uid_sizes(const std::vector<uint32_t>& uids) {
+    std::vector<std::pair<uint32_t, uint64_t>> sizes;
+    if (uids.empty()) return sizes;
+    Response r = command("UID FETCH " + uid_set(uids) + " (UID RFC822.SIZE)", [&](const Response& u) {
+      if (u.name != "FETCH" || u.data.size() != 1 || u.data[0].type != Value::Type::list) return;
+      std::optional<uint32_t> uid;
+      std::optional<uint64_t> size;
+      const auto& items = u.data[0].items;
+      for (std::size_t i = 0; i + 1 < items.size(); i += 2) {
+        if (items[i + 1].type != Value::Type::number) continue;
+        if (items[i].is_atom("UID") && items[i + 1].number <= UINT32_MAX)
+          uid = static_cast<uint32_t>(items[i + 1].number);
+        if (items[i].is_atom("RFC822.SIZE")) size = items[i + 1].number;
+      }
+      if (uid && size) sizes.emplace_back(*uid, *size);
+    });
+    if (r.name != "OK") fail(Kind::server, fmt::format("{}: UID FETCH RFC822.SIZE failed: {}", where(), shown(r.text)));
+    return sizes;
+  }
+
   void fetch_begin(const std::vector<uint32_t>& uids) {
     if (!fetch_tag.empty()) fail(Kind::protocol, "a FETCH is already running");
     fetch_tag = tag();
@@ -680,6 +700,9 @@ std::string Client::server_path(const std::string& slash_path) { return impl_->s
 void Client::ensure_folder(const std::string& server_name) { impl_->ensure_folder(server_name); }
 std::vector<uint32_t> Client::uid_search(const std::string& criteria) { return impl_->uid_search(criteria); }
 void Client::fetch_begin(const std::vector<uint32_t>& uids) { impl_->fetch_begin(uids); }
+std::vector<std::pair<uint32_t, uint64_t>> Client::uid_sizes(const std::vector<uint32_t>& uids) {
+  return impl_->uid_sizes(uids);
+}
 bool Client::fetch_next(uint32_t& uid, std::string& bytes) { return impl_->fetch_next(uid, bytes); }
 void Client::uid_move(const std::vector<uint32_t>& uids, const std::string& folder) { impl_->uid_move(uids, folder); }
 Client::Wait Client::wait_for_mail(std::chrono::seconds max, const std::atomic<bool>& stop) {

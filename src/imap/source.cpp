@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
+#include "dmarq/limits.h"
+
 namespace dmarq::imap {
 
 ImapSource::ImapSource(Client& client, const Account& account, const std::atomic<bool>* stop)
@@ -23,6 +27,20 @@ void ImapSource::open() {
 
 bool ImapSource::next(source::RawMessage& out) {
   for (;;) {
+    if (!oversized_.empty()) {
+      // Never downloaded: the message is rejected with the reason and moved
+      // to the invalid folder like any other, so it cannot stop every later
+      // run at the same place.
+      auto [uid, size] = oversized_.back();
+      oversized_.pop_back();
+      out.bytes.clear();
+      out.origin = origin_prefix_ + std::to_string(uid);
+      out.read_error = fmt::format("message is {} bytes (RFC822.SIZE), above the message size limit of {}; not downloaded",
+                                   size, Limits{}.max_message_bytes);
+      out.index = uid;
+      ++index_;
+      return true;
+    }
     if (fetching_) {
       uint32_t uid = 0;
       std::string bytes;
@@ -43,6 +61,18 @@ bool ImapSource::next(source::RawMessage& out) {
     std::vector<uint32_t> batch(uids_.begin() + static_cast<std::ptrdiff_t>(next_batch_),
                                 uids_.begin() + static_cast<std::ptrdiff_t>(end));
     next_batch_ = end;
+    // Sizes first: a message above the limit is set aside, not fetched (the
+    // parser's literal limit would otherwise end the whole run on it).
+    const uint64_t max = Limits{}.max_message_bytes;
+    for (auto [uid, size] : client_.uid_sizes(batch))
+      if (size > max) oversized_.emplace_back(uid, size);
+    if (!oversized_.empty()) {
+      std::sort(oversized_.begin(), oversized_.end(), [](auto& a, auto& b) { return a.first > b.first; });
+      std::erase_if(batch, [&](uint32_t uid) {
+        return std::any_of(oversized_.begin(), oversized_.end(), [&](auto& o) { return o.first == uid; });
+      });
+    }
+    if (batch.empty()) continue;
     client_.fetch_begin(batch);
     fetching_ = true;
   }

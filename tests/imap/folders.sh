@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Moving after commit against a real Dovecot: processed and invalid folders
-# with the hierarchy delimiter "." and "/", an idempotent rerun, and a kill -9
+# with the hierarchy delimiter "." and "/", a message above the size limit
+# set aside without being downloaded, an idempotent rerun, and a kill -9
 # in the middle of a batch followed by a rerun: 0 reports lost, 0 duplicated.
 set -euo pipefail
 here=$(dirname "$0")
@@ -11,19 +12,23 @@ cli_setup "$@"
 imap_certs "$work/certs"
 make_reports "$work/mail" 20 f
 printf 'From: a@example.net\r\nSubject: not a report\r\n\r\nhello\r\n' >"$work/junk.eml"
+# Above the 48 MiB message limit: set aside by its RFC822.SIZE, never
+# downloaded, and the run goes on.
+python3 -c 'import sys; sys.stdout.buffer.write(b"From: a@example.net\r\nSubject: far too large\r\n\r\n" + (b"a" * 70 + b"\r\n") * ((49 << 20) // 72))' >"$work/big.eml"
 
 for sep in . /; do
   rm -f "$db"*
   dovecot_start good "$sep"
-  dovecot_deliver "$work"/mail/*.eml "$work/junk.eml"
+  dovecot_deliver "$work"/mail/*.eml "$work/junk.eml" "$work/big.eml"
   imap_config t "host=\"localhost\"" "port=$IMAPS_PORT" "ca_file=\"$IMAP_CA\"" "batch_size=7" \
     "processed_folder=\"dmarc/done\"" "invalid_folder=\"dmarc/bad\"" "timeout_seconds=10"
-  expect_exit 1 ingest_imap t  # 1: the junk message was rejected
+  expect_exit 1 ingest_imap t  # 1: the junk and the big message were rejected
   expect_contains "the reject names the message" "imap://tester@localhost:$IMAPS_PORT/INBOX;UIDVALIDITY=" "$err"
+  expect_contains "the big message is rejected for its size" "(RFC822.SIZE), above the message size limit of 50331648; not downloaded" "$err"
   expect_eq "[$sep] reports" 20 "$(reports_in_db)"
   expect_eq "[$sep] INBOX emptied" 0 "$(dovecot_folder_count INBOX)"
   expect_eq "[$sep] processed" 20 "$(dovecot_folder_count "dmarc${sep}done")"
-  expect_eq "[$sep] invalid" 1 "$(dovecot_folder_count "dmarc${sep}bad")"
+  expect_eq "[$sep] invalid" 2 "$(dovecot_folder_count "dmarc${sep}bad")"
 
   # Rerun with nothing new: nothing happens, exit 0.
   expect_exit 0 ingest_imap t

@@ -24,6 +24,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dmarq/imap/account.h"
@@ -78,6 +79,9 @@ class Client {
   void ensure_folder(const std::string& server_name);
 
   std::vector<uint32_t> uid_search(const std::string& criteria);
+
+  // RFC822.SIZE of each of `uids` that the server still has, in any order.
+  std::vector<std::pair<uint32_t, uint64_t>> uid_sizes(const std::vector<uint32_t>& uids);
 
   // Streams the whole messages of `uids` (BODY.PEEK[], so \Seen is not
   // set): fetch_next gives them one at a time as they arrive and returns

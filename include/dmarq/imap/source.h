@@ -49,6 +49,9 @@ class ImapSource final : public source::MessageSource {
   std::vector<uint32_t> uids_;
   std::size_t next_batch_ = 0;  // index into uids_ of the next batch
   bool fetching_ = false;
+  // Messages of the current batch too large to download: set aside, with
+  // their sizes, before the batch's FETCH starts.
+  std::vector<std::pair<uint32_t, uint64_t>> oversized_;
   std::size_t index_ = 0;
   std::string origin_prefix_;
 
