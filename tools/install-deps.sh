@@ -9,7 +9,8 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
   libboost-dev libssl-dev
   catch2 sqlite3 python3 openssl time
-  dovecot-imapd
+  dovecot-imapd locales
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
