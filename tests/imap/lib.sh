@@ -26,6 +26,7 @@
 #   dovecot_kill                   immediate stop (SIGKILL to the instance)
 #   dovecot_deliver FILE...        put messages into tester's INBOX (new/)
 #   dovecot_folder_count FOLDER    messages in FOLDER, or "missing"
+#   dovecot_message_ids FOLDER     the Message-ID of each message in FOLDER
 #   dovecot_logins                 successful logins so far
 #   dovecot_auth_attempts          client connections that tried to log in
 #   dovecot_imap CMD...            run IMAP commands as tester over implicit TLS
@@ -491,6 +492,19 @@ dovecot_folder_count() {
   else
     fail "dovecot_folder_count $1: doveadm exited $rc: $out"
   fi
+}
+
+# dovecot_message_ids FOLDER: prints the Message-ID header of every message
+# in tester's folder FOLDER, one a line, in UID order (duplicates kept, so
+# `sort | uniq -d` finds a message stored twice). Uses `doveadm fetch`;
+# needs the instance running.
+dovecot_message_ids() {
+  [[ $# -eq 1 ]] || fail "usage: dovecot_message_ids FOLDER"
+  [[ -n "${DOVECOT_CONF:-}" ]] || fail "dovecot_message_ids: no Dovecot started"
+  local out
+  out=$(_dv_doveadm -f tab fetch -u "$IMAP_USER" hdr.message-id mailbox "$1") ||
+    fail "dovecot_message_ids $1: doveadm fetch failed (its stderr is above)"
+  printf '%s\n' "$out" | tail -n +2 | grep -v '^$' || true  # tab format: a header line first
 }
 
 # _dv_settle: waits (5 s at most) until no client connection to the instance
