@@ -7,9 +7,9 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
-  libboost-dev libssl-dev
+  libboost-dev libssl-dev libc-ares-dev
   catch2 sqlite3 python3 openssl time
-  dovecot-imapd locales
+  dovecot-imapd nsd locales
   clang-14 libclang-rt-14-dev
 )
 

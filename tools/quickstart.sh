@@ -32,6 +32,8 @@ echo "== dmarq --db $db --config samples/dmarq.toml sources --domain afspraakman
 build/tools/dmarq/dmarq --db "$db" --config samples/dmarq.toml sources --domain afspraakmanager.be \
   --since 2026-10-01 --until 2026-10-31
 echo
-echo "== dmarq --db $db --config samples/dmarq.toml readiness --domain afspraakmanager.be --since 2026-10-01 --until 2026-10-31"
-build/tools/dmarq/dmarq --db "$db" --config samples/dmarq.toml readiness --domain afspraakmanager.be \
+# --offline: the samples are a frozen case; without it readiness would also
+# evaluate the domain's live SPF record.
+echo "== dmarq --db $db --config samples/dmarq.toml readiness --offline --domain afspraakmanager.be --since 2026-10-01 --until 2026-10-31"
+build/tools/dmarq/dmarq --db "$db" --config samples/dmarq.toml readiness --offline --domain afspraakmanager.be \
   --since 2026-10-01 --until 2026-10-31

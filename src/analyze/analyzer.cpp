@@ -51,6 +51,7 @@ void Analyzer::for_each(const std::string& domain, const Period& period,
 
   std::vector<DayShare> days;
   SourceFacts facts;
+  if (!ip_info_) ip_info_ = store_.load_ip_info();
   store_.for_each_record(filter, [&](const store::ExportRow& row) {
     const model::ReportMeta& meta = *row.meta;
     const model::Record& rec = *row.record;
@@ -69,6 +70,14 @@ void Analyzer::for_each(const std::string& domain, const Period& period,
 
     Evaluation eval = evaluate(rec, meta.policy, org_);
     facts.ip = rec.source_ip;
+    // A forward-confirmed PTR name lets ptr_suffixes rules match.
+    const store::IpInfo* info = nullptr;
+    facts.ptr_names.clear();
+    if (rec.source_ip)
+      if (auto it = ip_info_->find(rec.source_ip->to_string()); it != ip_info_->end()) {
+        info = &it->second;
+        if (info->fcrdns && !info->ptr.empty()) facts.ptr_names.push_back(info->ptr);
+      }
     facts.dkim_domains.clear();
     for (const auto& d : rec.dkim_results)
       if (d.result == "pass") facts.dkim_domains.push_back(normalize_domain(d.domain));
@@ -83,6 +92,7 @@ void Analyzer::for_each(const std::string& domain, const Period& period,
     v.messages = messages;
     v.status = match ? Status::known : eval.dkim_aligned ? Status::authenticated : Status::unknown;
     v.match = match ? &*match : nullptr;
+    v.source = info;
     fn(v);
   });
 }
@@ -128,6 +138,11 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
       r.key = by == GroupBy::ip ? source_key(rec) : key;
       r.first_seen = v.meta->begin;
       r.last_seen = v.meta->end;
+      if (by == GroupBy::ip && v.source) {
+        r.reverse_dns = v.source->ptr;
+        r.fcrdns = v.source->fcrdns;
+        r.service = v.source->service;
+      }
     }
     r.messages += v.messages;
     if (e.dmarc_pass) r.dmarc_pass += v.messages;
@@ -261,7 +276,7 @@ void fix_for(const RecordView& v, Actions& out) {
 
 }  // namespace
 
-Readiness readiness(Analyzer& a, const std::string& domain, const Period& period) {
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
   Readiness out;
   out.domain = normalize_domain(domain);
   out.period = period;
@@ -281,9 +296,13 @@ Readiness readiness(Analyzer& a, const std::string& domain, const Period& period
     }
     bool known = v.status != Status::unknown;
 
-    // SPF to -all: every result that is not pass becomes fail.
+    // SPF to -all: the live record evaluated with -all says what passes;
+    // without it, every reported result that is not pass becomes fail.
     out.spf.total += n;
-    if (e.spf_result == "pass") out.spf.passes += n;
+    std::optional<bool> live;
+    if (spf && v.record->source_ip && !e.spf_domain.empty()) live = spf(*v.record->source_ip, e.spf_domain);
+    if (live) out.spf_live += n;
+    if (live ? *live : e.spf_result == "pass") out.spf.passes += n;
     else if (e.dkim_aligned) out.spf.safe += n;
     else if (known) out.spf.known_fail += n;
     else out.spf.unknown_fail += n;

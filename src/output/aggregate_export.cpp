@@ -24,7 +24,7 @@ struct Values {
   uint64_t count = 0;
 };
 
-Values values(const model::ReportMeta& m, const model::Record& r) {
+Values values(const model::ReportMeta& m, const model::Record& r, const SourceInfo* s) {
   Values v;
   v.spf_aligned = r.spf == "pass";
   v.dkim_aligned = r.dkim == "pass";
@@ -51,7 +51,12 @@ Values values(const model::ReportMeta& m, const model::Record& r) {
             p.testing,
             p.discovery_method,
             r.source_ip ? r.source_ip->to_string() : r.source_ip_text,
-            "", "", "", "", "", "", "", "",
+            "",
+            s ? s->reverse_dns : "",
+            s ? s->base_domain : "",
+            s ? s->name : "",
+            s ? s->type : "",
+            "", "", "",
             std::to_string(r.count),
             b(v.spf_aligned),
             b(v.dkim_aligned),
@@ -67,7 +72,8 @@ Values values(const model::ReportMeta& m, const model::Record& r) {
             join(r.dkim_results, [](const auto& x) { return x.result; }),
             join(r.spf_results, [](const auto& x) { return x.domain; }),
             join(r.spf_results, [](const auto& x) { return x.scope; }),
-            join(r.spf_results, [](const auto& x) { return x.result; })};
+            join(r.spf_results, [](const auto& x) { return x.result; }),
+            s ? b(s->fcrdns) : ""};
   return v;
 }
 
@@ -82,8 +88,8 @@ AggregateWriter::AggregateWriter(std::ostream& out, ExportFormat format) : out_(
   }
 }
 
-void AggregateWriter::row(const model::ReportMeta& meta, const model::Record& record) {
-  Values v = values(meta, record);
+void AggregateWriter::row(const model::ReportMeta& meta, const model::Record& record, const SourceInfo* source) {
+  Values v = values(meta, record, source);
   if (format_ == ExportFormat::csv) {
     for (std::size_t i = 0; i < v.text.size(); ++i) out_ << (i ? "," : "") << csv_field(v.text[i]);
     out_ << "\r\n";
@@ -97,6 +103,7 @@ void AggregateWriter::row(const model::ReportMeta& meta, const model::Record& re
     else if (key == "dkim_aligned") obj[key] = v.dkim_aligned;
     else if (key == "dmarc_aligned") obj[key] = v.spf_aligned || v.dkim_aligned;
     else if (key == "normalized_timespan") obj[key] = false;
+    else if (key == "source_fcrdns" && source) obj[key] = source->fcrdns;
     else if (key == "pct" && meta.policy.pct) obj[key] = *meta.policy.pct;
     else if (v.text[i].empty() && key != "domain") obj[key] = nullptr;
     else obj[key] = v.text[i];

@@ -302,6 +302,8 @@ class SqliteStore final : public Store {
   void for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) override;
   std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) override;
   std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) override;
+  void put_ip_info(const std::vector<IpInfo>& rows) override;
+  std::map<std::string, IpInfo> load_ip_info() override;
   std::optional<ReportStats> report_stats(int64_t id) override;
 
  private:
@@ -625,6 +627,45 @@ std::vector<StoredBounce> SqliteStore::list_bounces(std::optional<int64_t> since
     if (!q.is_null(13)) r.arrival_date = q.i64(13);
     r.bounce_class = q.text(14);
     out.push_back(std::move(s));
+  }
+  return out;
+}
+
+void SqliteStore::put_ip_info(const std::vector<IpInfo>& rows) {
+  if (rows.empty()) return;
+  detail::exec_sql(db_.get(), "BEGIN IMMEDIATE");
+  try {
+    Stmt q(db_.get(),
+           "INSERT OR REPLACE INTO ip_info (ip, ptr_status, ptr, fcrdns, base_domain, service, service_type, "
+           "resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    for (const auto& r : rows) {
+      q.bind(1, r.ip).bind(2, r.ptr_status).bind(3, r.ptr).bind(4, int64_t{r.fcrdns}).bind(5, r.base_domain)
+          .bind(6, r.service).bind(7, r.service_type).bind(8, r.resolved_at);
+      q.exec();
+    }
+    detail::exec_sql(db_.get(), "COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::map<std::string, IpInfo> SqliteStore::load_ip_info() {
+  Stmt q(db_.get(),
+         "SELECT ip, ptr_status, ptr, fcrdns, base_domain, service, service_type, resolved_at FROM ip_info");
+  std::map<std::string, IpInfo> out;
+  while (q.step()) {
+    IpInfo r;
+    r.ip = q.text(0);
+    r.ptr_status = q.text(1);
+    r.ptr = q.text(2);
+    r.fcrdns = q.i64(3) != 0;
+    r.base_domain = q.text(4);
+    r.service = q.text(5);
+    r.service_type = q.text(6);
+    r.resolved_at = q.i64(7);
+    std::string key = r.ip;
+    out.emplace(std::move(key), std::move(r));
   }
   return out;
 }

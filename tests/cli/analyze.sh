@@ -34,9 +34,9 @@ oct=(--domain example.com --since 2026-10-01 --until 2026-10-31)
 golden seed-sources.txt 0 sources "${seed[@]}"
 golden seed-sources.csv 0 sources "${seed[@]}" --format csv
 golden seed-sources.json 0 sources "${seed[@]}" --format json
-golden seed-readiness.txt 0 readiness "${seed[@]}"
-golden seed-readiness.json 0 readiness "${seed[@]}" --format json
-golden seed-readiness.txt 3 readiness "${seed[@]}" --fail-if-not-ready
+golden seed-readiness.txt 0 readiness --offline "${seed[@]}"
+golden seed-readiness.json 0 readiness --offline "${seed[@]}" --format json
+golden seed-readiness.txt 3 readiness --offline "${seed[@]}" --fail-if-not-ready
 
 golden example-sources-ip.txt 0 sources "${oct[@]}"
 golden example-sources-ip.csv 0 sources "${oct[@]}" --format csv
@@ -46,9 +46,9 @@ golden example-sources-reporter.txt 0 sources "${oct[@]}" --by reporter
 golden example-sources-unknown.txt 0 sources "${oct[@]}" --unknown
 golden example-sources-sender.csv 0 sources "${oct[@]}" --by sender --format csv
 golden example-sources-reporter.json 0 sources "${oct[@]}" --by reporter --format json
-golden example-readiness.txt 0 readiness "${oct[@]}"
-golden example-readiness.json 0 readiness "${oct[@]}" --format json
-golden example-readiness.txt 3 readiness "${oct[@]}" --fail-if-not-ready
+golden example-readiness.txt 0 readiness --offline "${oct[@]}"
+golden example-readiness.json 0 readiness --offline "${oct[@]}" --format json
+golden example-readiness.txt 3 readiness --offline "${oct[@]}" --fail-if-not-ready
 golden example-trend.txt 0 trend --domain example.com --days 5 --until 2026-10-12
 golden example-trend.csv 0 trend --domain example.com --days 5 --until 2026-10-12 --format csv
 golden example-trend.json 0 trend --domain example.com --days 5 --until 2026-10-12 --format json
@@ -72,7 +72,7 @@ expect_contains "the subdomain's row" "192.0.2.10,known,office,ip 192.0.2.0/24,5
 
 # Output does not depend on TZ.
 TZ=Pacific/Kiritimati golden example-trend.txt 0 trend --domain example.com --days 5 --until 2026-10-12
-TZ=America/Adak golden seed-readiness.json 0 readiness "${seed[@]}" --format json
+TZ=America/Adak golden seed-readiness.json 0 readiness --offline "${seed[@]}" --format json
 
 # A period without data, a bad date, a missing or broken config.
 golden empty-sources.txt 0 sources --domain example.com --since 2025-01-01 --until 2025-01-31

@@ -6,11 +6,11 @@ cli_setup "$@"
 
 expect_exit 0 dq ingest "$DATA/basic.xml" "$DATA/dmarcbis.xml"
 
-header='xml_schema,org_name,org_email,org_extra_contact_info,report_id,begin_date,end_date,normalized_timespan,errors,domain,adkim,aspf,p,sp,np,pct,fo,testing,discovery_method,source_ip_address,source_country,source_reverse_dns,source_base_domain,source_name,source_type,source_asn,source_as_name,source_as_domain,count,spf_aligned,dkim_aligned,dmarc_aligned,disposition,policy_override_reasons,policy_override_comments,envelope_from,header_from,envelope_to,dkim_domains,dkim_selectors,dkim_results,spf_domains,spf_scopes,spf_results'
+header='xml_schema,org_name,org_email,org_extra_contact_info,report_id,begin_date,end_date,normalized_timespan,errors,domain,adkim,aspf,p,sp,np,pct,fo,testing,discovery_method,source_ip_address,source_country,source_reverse_dns,source_base_domain,source_name,source_type,source_asn,source_as_name,source_as_domain,count,spf_aligned,dkim_aligned,dmarc_aligned,disposition,policy_override_reasons,policy_override_comments,envelope_from,header_from,envelope_to,dkim_domains,dkim_selectors,dkim_results,spf_domains,spf_scopes,spf_results,source_fcrdns'
 dq export aggregate --format csv >"$work/stdout.csv"
 csv=$(cat "$work/stdout.csv")
 expect_eq "CSV header" "$header"$'\r' "$(head -n 1 "$work/stdout.csv")"
-expect_eq "header columns" 44 "$(head -n 1 "$work/stdout.csv" | tr ',' '\n' | wc -l)"
+expect_eq "header columns (parsedmarc's 44, then source_fcrdns)" 45 "$(head -n 1 "$work/stdout.csv" | tr ',' '\n' | wc -l)"
 expect_eq "CSV data rows" 4 "$(csv_rows "$csv")"
 expect_eq "lines without CRLF" 0 "$(grep -vc $'\r$' "$work/stdout.csv" || true)"
 

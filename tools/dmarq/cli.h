@@ -6,10 +6,13 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "dmarq/analyze/analyzer.h"
+#include "dmarq/dns/resolver.h"
 #include "dmarq/store/store.h"
 
 namespace dmarq::cli {
@@ -75,6 +78,26 @@ struct SourcesOptions {
 };
 void add_sources_options(CLI::App* cmd, SourcesOptions& o, bool table);
 int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out);
+
+// DNS options of check, spf, enrich and ingest --enrich (cmd_dns.cpp).
+struct DnsOptions {
+  std::vector<std::string> resolvers;
+  bool offline = false;
+  double timeout = 3.0;  // seconds per query, all tries
+  std::size_t concurrency = 64;
+};
+void add_dns_options(CLI::App* cmd, DnsOptions& o);
+struct DnsContext {
+  std::unique_ptr<dns::Resolver> upstream;  // c-ares, or offline
+  std::unique_ptr<dns::Resolver> cached;    // upstream behind the database cache, when there is a database
+  dns::Resolver& resolver();
+};
+// The resolver for a command; nullopt after saying why (a bad --resolver).
+// With `create_db` the database is created for the cache when missing.
+std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool create_db);
+void add_dns_commands(CLI::App& app, Globals& g, Action& run);
+// dmarq enrich, also run by ingest --enrich after its commits.
+int run_enrich(const Globals& g, const DnsOptions& dns, const store::ReportFilter& filter);
 
 // Prints "dmarq: <message>" to stderr, terminal-safe.
 void complain(const std::string& message);

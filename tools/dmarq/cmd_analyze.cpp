@@ -1,5 +1,6 @@
 // dmarq sources, readiness, trend, senders and export sources: the analyzer's
 // views of one domain, as a table, CSV or JSON.
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "cli.h"
 #include "dmarq/analyze/analyzer.h"
+#include "dmarq/spf/spf.h"
 #include "dmarq/analyze/senders.h"
 #include "dmarq/output/escape.h"
 #include "dmarq/output/table.h"
@@ -150,6 +152,11 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
       j["disposition"] = {{"none", r.disposition_none}, {"quarantine", r.disposition_quarantine},
                           {"reject", r.disposition_reject}};
       if (by != analyze::GroupBy::ip) j["ips"] = json_set(r.ips);
+      if (by == analyze::GroupBy::ip) {  // from `dmarq enrich`; empty until it has run
+        j["reverse_dns"] = r.reverse_dns;
+        j["fcrdns"] = r.fcrdns;
+        j["service"] = r.service;
+      }
       j["header_from"] = json_set(r.header_from);
       j["envelope_from"] = json_set(r.envelope_from);
       j["dkim_domains"] = json_set(r.dkim_domains);
@@ -182,7 +189,8 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
                                     "ips",          "header_from",    "envelope_from", "dkim_domains",
                                     "dkim_selectors", "spf_results",  "dkim_results",
                                     "reporters",    "first_seen",   "last_seen",
-                                    "reason",       "explanation"};
+                                    "reason",       "explanation",
+                                    "reverse_dns",  "fcrdns",       "service"};
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : rows)
       cells.push_back({r.key, by_reporter ? "" : std::string(analyze::to_string(r.status)), r.sender, r.matched,
@@ -193,7 +201,8 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
                        joined(r.ips), joined(r.header_from), joined(r.envelope_from), joined(r.dkim_domains),
                        joined(r.dkim_selectors), joined(r.spf_results), joined(r.dkim_results),
                        joined(r.reporters), util::iso8601_utc(r.first_seen),
-                       util::iso8601_utc(r.last_seen), std::string(analyze::code(r.main_reason)), r.explanation});
+                       util::iso8601_utc(r.last_seen), std::string(analyze::code(r.main_reason)), r.explanation,
+                       r.reverse_dns, r.reverse_dns.empty() ? "" : r.fcrdns ? "true" : "false", r.service});
     print_csv(header, cells, out);
     return kOk;
   }
@@ -204,18 +213,26 @@ int run_sources(const Globals& g, const SourcesOptions& o, std::ostream& out) {
   }
   std::vector<std::string> header{o.by, by_reporter ? "sources" : "status", "messages", "dmarc%", "spf%", "dkim%",
                                   "header_from", "dkim d=", "reason"};
+  // The PTR column once `dmarq enrich` has named some source.
+  const bool ptr_column = std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.reverse_dns.empty(); });
+  if (ptr_column) header.insert(header.begin() + 1, "ptr");
   output::Table table(header);
-  for (std::size_t c : {2, 3, 4, 5}) table.align_right(c);
+  for (std::size_t c : {2, 3, 4, 5}) table.align_right(c + (ptr_column ? 1 : 0));
   if (by_reporter) table.align_right(1);
   for (const auto& r : rows) {
     std::string status = by_reporter ? std::to_string(r.ips.size())
                          : r.status == analyze::Status::authenticated ? "authenticated, not listed"
+                         : r.status == analyze::Status::unknown && !r.service.empty() ? "unknown: PTR of " + r.service
                          : r.status == analyze::Status::unknown       ? "unknown"
                          : by == analyze::GroupBy::ip                 ? "known: " + r.sender
                                                                       : "known";
-    table.add_row({r.key, status, std::to_string(r.messages), pct(r.dmarc_pass, r.messages),
-                   pct(r.spf_aligned, r.messages), pct(r.dkim_aligned, r.messages), joined(r.header_from),
-                   joined(r.dkim_domains), std::string(analyze::code(r.main_reason))});
+    std::vector<std::string> cells{r.key, status, std::to_string(r.messages), pct(r.dmarc_pass, r.messages),
+                                   pct(r.spf_aligned, r.messages), pct(r.dkim_aligned, r.messages),
+                                   joined(r.header_from), joined(r.dkim_domains),
+                                   std::string(analyze::code(r.main_reason))};
+    if (ptr_column)
+      cells.insert(cells.begin() + 1, r.reverse_dns.empty() ? "" : r.reverse_dns + (r.fcrdns ? "" : " (unconfirmed)"));
+    table.add_row(std::move(cells));
   }
   table.print(out);
   return kOk;
@@ -231,6 +248,7 @@ struct ReadinessOptions {
   std::optional<std::string> until;
   std::string format = "text";
   bool fail_if_not_ready = false;
+  DnsOptions dns;
 };
 
 ordered_json split_json(const analyze::Split& s, const char* safe_name) {
@@ -253,7 +271,23 @@ int run_readiness(const Globals& g, const ReadinessOptions& o) {
   if (!period) return kUsage;
   auto ctx = open_context(g);
   if (!ctx) return kUsage;
-  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period);
+  // The SPF split comes from the live record evaluated with -all (RFC 7208
+  // engine), once per address and MAIL FROM domain.
+  auto dns = make_dns(g, o.dns, false);
+  if (!dns) return kUsage;
+  std::map<std::string, std::optional<bool>> memo;
+  analyze::SpfPredictor predict = [&](const model::IpAddress& ip, const std::string& domain) {
+    std::string key = ip.to_string() + ' ' + domain;
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
+    spf::Options opts;
+    opts.strict_all = true;
+    auto e = spf::check_host(dns->resolver(), ip, domain, "postmaster@" + domain, opts);
+    std::optional<bool> pass;
+    // Unknowable from here: no record, DNS trouble, or offline.
+    if (e.result != spf::Result::none && e.result != spf::Result::temperror) pass = e.result == spf::Result::pass;
+    return memo[key] = pass;
+  };
+  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period, predict);
   int code = o.fail_if_not_ready && !r.ready() ? kNotReady : kOk;
 
   if (o.format == "json") {
@@ -266,6 +300,7 @@ int run_readiness(const Globals& g, const ReadinessOptions& o) {
                 {"p", r.p},
                 {"sp", r.sp},
                 {"spf_all", split_json(r.spf, "safe_dkim")},
+                {"spf_live_messages", r.spf_live},
                 {"spf_ready", r.spf_ready},
                 {"dmarc_enforce", split_json(r.dmarc, "spared_override")},
                 {"dmarc_ready", r.dmarc_ready},
@@ -276,7 +311,12 @@ int run_readiness(const Globals& g, const ReadinessOptions& o) {
   std::cout << fmt::format("Readiness of {}, {} (UTC): {} report(s), {} message(s); published p={}\n\n",
                            output::terminal_safe(r.domain), period_text(*period), r.reports, r.spf.total,
                            r.p.empty() ? "?" : output::terminal_safe(r.p));
-  std::cout << "SPF to -all (from the reporters' SPF results):\n";
+  if (r.spf_live == 0)
+    std::cout << "SPF to -all (from the reporters' SPF results):\n";
+  else
+    std::cout << fmt::format("SPF to -all (the live SPF record evaluated with -all for {} of {} message(s); the "
+                             "reporters' results for the rest):\n",
+                             r.spf_live, r.spf.total);
   print_split(r.spf, {"passes SPF today", "would fail SPF, still pass DMARC on aligned DKIM (safe)",
                       "would fail from known senders (fix these first)",
                       "would fail from unknown sources (spoofing, good to block)"});
@@ -416,6 +456,10 @@ void add_analyze(CLI::App& app, Globals& g, Action& run) {
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     cmd->add_flag("--fail-if-not-ready", o->fail_if_not_ready, "Exit with status 3 when the verdict is not ready");
+    add_dns_options(cmd, o->dns);
+    cmd->footer("The SPF split evaluates the domain's live SPF record with \"all\" read as \"-all\" for each\n"
+                "source address; with --offline (or when DNS does not answer) it falls back to the\n"
+                "reporters' SPF results.");
     cmd->callback([&g, &run, o] { run = [&g, o] { return run_readiness(g, *o); }; });
   }
   {

@@ -1,6 +1,7 @@
 // dmarq export aggregate: one row per record, parsedmarc's CSV columns.
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "cli.h"
@@ -32,7 +33,16 @@ int run_export(const Globals& g, const ExportOptions& o) {
   }
   std::ostream& out = file.is_open() ? static_cast<std::ostream&>(file) : std::cout;
   output::AggregateWriter writer(out, o.format == "json" ? output::ExportFormat::json : output::ExportFormat::csv);
-  db->for_each_record(*filter, [&](const store::ExportRow& row) { writer.row(*row.meta, *row.record); });
+  // Enrichment, when `dmarq enrich` has run: one lookup table for the export.
+  std::map<std::string, output::SourceInfo> sources;
+  for (const auto& [ip, info] : db->load_ip_info())
+    sources[ip] = output::SourceInfo{info.ptr, info.base_domain, info.service, info.service_type, info.fcrdns};
+  db->for_each_record(*filter, [&](const store::ExportRow& row) {
+    const output::SourceInfo* source = nullptr;
+    if (row.record->source_ip)
+      if (auto it = sources.find(row.record->source_ip->to_string()); it != sources.end()) source = &it->second;
+    writer.row(*row.meta, *row.record, source);
+  });
   writer.finish();
   out.flush();
   if (!out) {

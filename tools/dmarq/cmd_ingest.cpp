@@ -32,6 +32,8 @@ struct IngestOptions {
   bool watch = false;
   bool no_progress = false;
   unsigned jobs = 0;
+  bool enrich = false;
+  DnsOptions dns;
 };
 
 struct Totals {
@@ -219,6 +221,12 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
                              t.rejected_inputs)
               << fmt::format("dmarq: {:.2f}s wall, {:.2f}s CPU extracting, {:.2f}s CPU loading\n", wall,
                              t.extract_cpu, t.load_cpu);
+  if (o.enrich && code != kUsage) {
+    // After every commit, under the same lock: what DNS says never holds
+    // up or endangers the reports themselves.
+    int e = run_enrich(g, o.dns, store::ReportFilter{});
+    if (e != kOk && code == kOk) code = e;
+  }
   if (code != kOk) return code;
   return t.rejected_inputs > 0 ? kRejected : kOk;
 }
@@ -243,6 +251,8 @@ void add_ingest(CLI::App& app, Globals& g, Action& run) {
   cmd->add_flag("--no-progress", o->no_progress, "Never show the progress bar");
   cmd->add_option("--jobs", o->jobs, "Extraction threads (default: one per CPU, at most 4)")
       ->check(CLI::Range(0u, 16u));
+  cmd->add_flag("--enrich", o->enrich, "Then resolve PTR and FCrDNS of new source addresses (see dmarq enrich)");
+  add_dns_options(cmd, o->dns);
   cmd->callback([&g, &run, o] { run = [&g, o] { return run_ingest(g, *o); }; });
 }
 

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add_rejects(app, g, run);
   add_analyze(app, g, run);
   add_feedback(app, g, run);
+  add_dns_commands(app, g, run);
 
   try {
     app.parse(argc, argv);

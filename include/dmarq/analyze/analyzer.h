@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -44,6 +45,7 @@ struct RecordView {
   uint64_t messages = 0;              // sum of `days`
   Status status = Status::unknown;
   const SenderMatch* match = nullptr;  // when known
+  const store::IpInfo* source = nullptr;  // what `dmarq enrich` found, when it ran
 };
 
 class Analyzer {
@@ -58,6 +60,7 @@ class Analyzer {
   store::Store& store_;
   const Senders& senders_;
   OrgDomains org_;
+  std::optional<std::map<std::string, store::IpInfo>> ip_info_;  // loaded on first use
 };
 
 // --- sources ---------------------------------------------------------------
@@ -75,6 +78,10 @@ struct SourceRow {
   uint64_t disposition_none = 0, disposition_quarantine = 0, disposition_reject = 0;
   std::set<std::string> ips, header_from, envelope_from, dkim_domains, dkim_selectors, reporters;
   std::set<std::string> spf_results, dkim_results;  // raw results seen: "pass", "neutral", ...
+  // ip rows, after `dmarq enrich`: the PTR name, whether it resolves back,
+  // and the mail service it names (known sender or the shipped map).
+  std::string reverse_dns, service;
+  bool fcrdns = false;
   int64_t first_seen = 0, last_seen = 0;  // report begin / end
   std::map<Reason, uint64_t> reasons;     // messages per main reason
   Reason main_reason = Reason::aligned;   // the main reason with the most messages
@@ -104,10 +111,18 @@ struct Readiness {
   Split dmarc;                 // DMARC to quarantine/reject
   bool spf_ready = false, dmarc_ready = false;
   std::vector<std::string> actions;  // numbered in output, most important first
+  // Messages whose SPF split came from the domain's live record evaluated
+  // with "all" as "-all" (the rest from the reporters' SPF results).
+  uint64_t spf_live = 0;
   bool ready() const { return spf_ready && dmarc_ready; }
 };
 
-Readiness readiness(Analyzer& a, const std::string& domain, const Period& period);
+// Whether `ip` passes the live SPF record of `domain` once its "all" is
+// "-all"; nullopt when that cannot be known (offline, DNS trouble, no
+// record), and the reporters' own SPF result is used instead.
+using SpfPredictor = std::function<std::optional<bool>(const model::IpAddress& ip, const std::string& domain)>;
+
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {});
 
 // --- trend -----------------------------------------------------------------
 

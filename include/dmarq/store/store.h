@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -108,6 +109,18 @@ struct StoredBounce {
   model::BounceRecipient recipient;
 };
 
+// What enrichment learned of one source address (table ip_info).
+struct IpInfo {
+  std::string ip;          // canonical
+  std::string ptr_status;  // ok | nodata | nxdomain
+  std::string ptr;         // first PTR name, lower case, no trailing dot
+  bool fcrdns = false;     // a PTR name resolves back to the address
+  std::string base_domain;
+  std::string service;     // mail service name, when one matched
+  std::string service_type;
+  int64_t resolved_at = 0;
+};
+
 // One record with its report, for export.
 struct ExportRow {
   const model::ReportMeta* meta = nullptr;
@@ -145,6 +158,10 @@ class Store {
   // Feedback and bounces seen (arrival date, else ingest time) at or after `since`.
   virtual std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) = 0;
   virtual std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) = 0;
+  // Enrichment: replaces the rows of the same addresses, in one transaction.
+  virtual void put_ip_info(const std::vector<IpInfo>& rows) = 0;
+  // Every enriched address, keyed by its canonical text.
+  virtual std::map<std::string, IpInfo> load_ip_info() = 0;
 };
 
 enum class OpenMode { read_write, read_only };

@@ -20,7 +20,7 @@ TEST_CASE("aggregate_export: CSV header is parsedmarc's, in order", "[output]") 
         "source_reverse_dns,source_base_domain,source_name,source_type,source_asn,source_as_name,source_as_domain,"
         "count,spf_aligned,dkim_aligned,dmarc_aligned,disposition,policy_override_reasons,"
         "policy_override_comments,envelope_from,header_from,envelope_to,dkim_domains,dkim_selectors,dkim_results,"
-        "spf_domains,spf_scopes,spf_results\r\n");
+        "spf_domains,spf_scopes,spf_results,source_fcrdns\r\n");
 }
 
 TEST_CASE("aggregate_export: golden CSV and JSON of a report", "[output]") {
@@ -54,4 +54,29 @@ TEST_CASE("aggregate_export: a hostile value cannot become a formula", "[output]
     w.row(r.meta, r.records[0]);
   }
   CHECK(csv.str().find(",\"'=HYPERLINK(\"\"http://x\"\")\",") != std::string::npos);
+}
+
+TEST_CASE("aggregate_export: enrichment fills the reverse-DNS columns", "[output]") {
+  auto r = test::parse_report("basic.xml");
+  REQUIRE_FALSE(r.records.empty());
+  output::SourceInfo info{"mail.example.net", "example.net", "Example Mail", "Transactional", true};
+  std::ostringstream csv, json;
+  {
+    output::AggregateWriter w(csv, output::ExportFormat::csv);
+    output::AggregateWriter j(json, output::ExportFormat::json);
+    w.row(r.meta, r.records[0], &info);
+    j.row(r.meta, r.records[0], &info);
+    j.row(r.meta, r.records[0]);
+  }
+  CHECK(csv.str().find(",mail.example.net,example.net,Example Mail,Transactional,") != std::string::npos);
+  CHECK(csv.str().substr(csv.str().size() - 7) == ",True\r\n");
+  auto parsed = nlohmann::json::parse(json.str());
+  REQUIRE(parsed.size() == 2);
+  CHECK(parsed[0]["source_reverse_dns"] == "mail.example.net");
+  CHECK(parsed[0]["source_base_domain"] == "example.net");
+  CHECK(parsed[0]["source_name"] == "Example Mail");
+  CHECK(parsed[0]["source_type"] == "Transactional");
+  CHECK(parsed[0]["source_fcrdns"] == true);
+  CHECK(parsed[1]["source_reverse_dns"].is_null());
+  CHECK(parsed[1]["source_fcrdns"].is_null());
 }

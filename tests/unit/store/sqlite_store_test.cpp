@@ -170,3 +170,23 @@ TEST_CASE("ingest_lock: one holder at a time, released on destruction", "[store]
   }
   CHECK(store::IngestLock::try_acquire(db));
 }
+
+TEST_CASE("sqlite_store: enrichment rows replace the same address and read back", "[store]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "t.sqlite").string();
+  auto s = store::open_sqlite(path, store::OpenMode::read_write);
+  CHECK(s->load_ip_info().empty());
+  s->put_ip_info({{"192.0.2.1", "ok", "mail.example.net", true, "example.net", "Example", "Transactional", 100},
+                  {"2001:db8::1", "nxdomain", "", false, "", "", "", 100}});
+  s->put_ip_info({{"192.0.2.1", "ok", "other.example.org", false, "example.org", "", "", 200}});
+  auto info = s->load_ip_info();
+  REQUIRE(info.size() == 2);
+  const auto& a = info.at("192.0.2.1");
+  CHECK(a.ptr == "other.example.org");
+  CHECK_FALSE(a.fcrdns);
+  CHECK(a.service.empty());
+  CHECK(a.resolved_at == 200);
+  const auto& b = info.at("2001:db8::1");
+  CHECK(b.ptr_status == "nxdomain");
+  CHECK(b.resolved_at == 100);
+}
