@@ -123,4 +123,13 @@ no_ptr = got.get("192.0.2.42")
 assert no_ptr in (False, None), f"192.0.2.42 (no PTR): {no_ptr!r}"
 ' <<<"$out" || fail "JSON export of source_fcrdns"
 
+# ingest --enrich does the same right after its commits; the path after
+# --resolver ADDRESS is a path, not a second resolver.
+db=$work/ingest-enrich.sqlite
+expect_exit 0 dqd ingest --enrich --resolver "$DNS_SERVER" "$report"
+expect_eq "ingest --enrich: records" 7 "$(sql 'SELECT COUNT(*) FROM record')"
+expect_eq "ingest --enrich: one ip_info row per address" 6 "$(sql 'SELECT COUNT(*) FROM ip_info')"
+expect_eq "ingest --enrich: the Google host named" "mail-wm1-f41.google.com|1|Google" \
+  "$(sql "SELECT ptr, fcrdns, service FROM ip_info WHERE ip = '209.85.128.41'")"
+
 echo ok

@@ -22,8 +22,11 @@
 namespace dmarq::cli {
 
 void add_dns_options(CLI::App* cmd, DnsOptions& o) {
+  // One value per --resolver (CLI11 would otherwise take the following
+  // words too, a path given after it among them).
   cmd->add_option("--resolver", o.resolvers,
-                  "DNS server to ask, IP or IP:PORT ([IPv6]:PORT); repeat for more (default: /etc/resolv.conf)");
+                  "DNS server to ask, IP or IP:PORT ([IPv6]:PORT); repeat for more (default: /etc/resolv.conf)")
+      ->allow_extra_args(false);
   cmd->add_flag("--offline", o.offline, "Make no DNS query at all");
   cmd->add_option("--dns-timeout", o.timeout, "Seconds one query may take, all tries included")
       ->check(CLI::Range(0.05, 60.0))
@@ -293,7 +296,8 @@ void add_dns_commands(CLI::App& app, Globals& g, Action& run) {
     auto* cmd = app.add_subcommand("check", "Check a domain's published SPF, DMARC, DKIM and MX records in live DNS");
     cmd->add_option("domain", o->domain, "The domain to check")->required();
     cmd->add_option("--selector", o->selectors, "DKIM selector to check (repeatable; selectors seen in stored "
-                                                "reports are checked too)");
+                                                "reports are checked too)")
+        ->allow_extra_args(false);
     cmd->add_option("--format", o->format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
     add_dns_options(cmd, o->dns);
     cmd->footer("Exit status: 0 no errors found, 1 errors found, 2 usage or resolver problem.");

@@ -244,8 +244,9 @@ void add_ingest(CLI::App& app, Globals& g, Action& run) {
       "or login error, 75 temporary failure (another ingest holds the database,\n"
       "or the IMAP server could not be reached): try again later.");
   cmd->add_option("paths", o->paths, "Files or directories (recursive)");
-  cmd->add_option("--maildir", o->maildirs, "A Maildir (reads new/ and cur/)");
-  cmd->add_option("--mbox", o->mboxes, "An mbox file (read-only)");
+  // One value per --maildir and --mbox: the words after them are PATHs.
+  cmd->add_option("--maildir", o->maildirs, "A Maildir (reads new/ and cur/); repeatable")->allow_extra_args(false);
+  cmd->add_option("--mbox", o->mboxes, "An mbox file (read-only); repeatable")->allow_extra_args(false);
   cmd->add_option("--imap", o->imap, "The IMAP account [imap.NAME] of the config file");
   cmd->add_flag("--watch", o->watch, "With --imap: stay connected and ingest new mail as it arrives (IDLE)");
   cmd->add_flag("--no-progress", o->no_progress, "Never show the progress bar");
