@@ -56,9 +56,10 @@ class Resolver {
 struct ResolverOptions {
   // "IP", "IP:PORT" or "[IPv6]:PORT"; empty means the servers of /etc/resolv.conf.
   std::vector<std::string> servers;
-  // A query's whole budget, every try included (each try gets timeout/tries):
-  // with a server that never answers, N lookups take at most
-  // timeout * ceil(N / concurrency).
+  // A query's whole budget, every try included (the c-ares resolver sizes
+  // its first try so that the whole retry schedule fits, and also ends each
+  // query at start + timeout): with a server that never answers, N lookups
+  // take at most timeout * ceil(N / concurrency).
   std::chrono::milliseconds timeout{3000};
   int tries = 2;
   std::size_t concurrency = 64;  // queries in flight at once
