@@ -24,8 +24,13 @@ run_bounded() {
   read -r secs kb < <(tail -n 1 "$work/time")
   rss_mb=$((kb / 1024))
   awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s <= m) }' || fail "took ${secs}s, more than ${max}s; stderr: $err"
-  ((rss_mb < 100)) || fail "peak RSS ${rss_mb} MB"
+  ((rss_mb < rss_limit)) || fail "peak RSS ${rss_mb} MB, limit ${rss_limit} MB"
 }
+# AddressSanitizer's shadow memory and quarantine add tens of MB to any run:
+# the bound (which catches a client that buffers what the server announces)
+# is wider for an instrumented binary.
+rss_limit=100
+if ldd "$DMARQ" 2>/dev/null | grep -q libasan; then rss_limit=400; fi
 
 for scenario in huge-literal untagged-flood slow drop-mid-fetch; do
   rm -f "$db"*
