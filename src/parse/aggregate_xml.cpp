@@ -115,9 +115,16 @@ struct AggregateXmlParser::Impl {
 
   template <typename T>
   static T& next_item(std::vector<T>& items, std::size_t& n) {
+    if (n > items.size()) n = items.size();  // never past the end, whatever happened before
     if (n < items.size()) items[n].clear();
     else items.emplace_back();
     return items[n++];
+  }
+  // The current item of a count, or null when there is none (a <dkim> in
+  // auth_results outside a record, say: found by fuzzing).
+  template <typename T>
+  static T* current(std::vector<T>& items, std::size_t n) {
+    return n == 0 || n > items.size() ? nullptr : &items[n - 1];
   }
 
   Impl(AggregateHandler& h, const Limits& l) : handler(h), limits(l) {}
@@ -376,9 +383,11 @@ struct AggregateXmlParser::Impl {
         if (tag == Tag::spf) enumerated(rec.spf, value, kPassFail, "policy_evaluated spf");
         break;
       case Tag::reason:
-        if (up2 != Tag::policy_evaluated || n_reasons == 0) break;
-        if (tag == Tag::type) enumerated(rec.reasons[n_reasons - 1].type, value, kReason, "reason type");
-        if (tag == Tag::comment) rec.reasons[n_reasons - 1].comment.assign(value);
+        if (up2 != Tag::policy_evaluated) break;
+        if (auto* r = current(rec.reasons, n_reasons)) {
+          if (tag == Tag::type) enumerated(r->type, value, kReason, "reason type");
+          if (tag == Tag::comment) r->comment.assign(value);
+        }
         break;
       case Tag::identifiers:
         if (tag == Tag::envelope_to) rec.envelope_to.assign(value);
@@ -386,9 +395,9 @@ struct AggregateXmlParser::Impl {
         if (tag == Tag::header_from) rec.header_from.assign(value);
         break;
       case Tag::dkim:
-        if (up2 != Tag::auth_results || n_dkim == 0) break;
+        if (up2 != Tag::auth_results || !current(rec.dkim_results, n_dkim)) break;
         {
-          auto& d = rec.dkim_results[n_dkim - 1];
+          auto& d = *current(rec.dkim_results, n_dkim);
           if (tag == Tag::domain) d.domain.assign(value);
           if (tag == Tag::selector) d.selector.assign(value);
           if (tag == Tag::result) enumerated(d.result, value, kDkimResult, "DKIM result");
@@ -396,9 +405,9 @@ struct AggregateXmlParser::Impl {
         }
         break;
       case Tag::spf:
-        if (up2 != Tag::auth_results || n_spf == 0) break;
+        if (up2 != Tag::auth_results || !current(rec.spf_results, n_spf)) break;
         {
-          auto& s = rec.spf_results[n_spf - 1];
+          auto& s = *current(rec.spf_results, n_spf);
           if (tag == Tag::domain) s.domain.assign(value);
           if (tag == Tag::scope) enumerated(s.scope, value, kSpfScope, "SPF scope");
           if (tag == Tag::result) enumerated(s.result, value, kSpfResult, "SPF result");
@@ -440,6 +449,9 @@ struct AggregateXmlParser::Impl {
     }
     if (rec.disposition.empty()) warn("xml.no_disposition", "record without disposition counted as none");
     handler.record(rec);
+    // The handler may have swapped another record in: the counts describe
+    // nothing in it. Results outside a record must find none.
+    n_dkim = n_spf = n_reasons = 0;
   }
 
   void finish_report() {
