@@ -29,12 +29,6 @@ std::string normalized_suffix(std::string_view s) {
 
 }  // namespace
 
-bool ends_with_label(std::string_view name, std::string_view suffix) {
-  if (suffix.empty() || name.size() < suffix.size()) return false;
-  if (name.substr(name.size() - suffix.size()) != suffix) return false;
-  return name.size() == suffix.size() || name[name.size() - suffix.size() - 1] == '.';
-}
-
 std::vector<IpInfo> resolve_ips(dns::Resolver& dns, const std::vector<std::string>& canonical_ips) {
   std::vector<IpInfo> out(canonical_ips.size());
   std::vector<dns::Query> ptr_queries;
@@ -140,7 +134,7 @@ const Service* ServiceMap::match(std::string_view ptr_name) const {
   std::string name = normalized_suffix(ptr_name);
   for (const auto& s : services_)
     for (const auto& sfx : s.ptr_suffixes)
-      if (ends_with_label(name, sfx)) return &s;
+      if (analyze::domain_is_under(name, sfx)) return &s;
   return nullptr;
 }
 

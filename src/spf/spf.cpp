@@ -75,26 +75,6 @@ bool in_network(const model::IpAddress& ip, const model::IpAddress& net, int cid
   return same_prefix(ip.bytes.data(), net.bytes.data(), cidr6);
 }
 
-std::string reverse_name(const model::IpAddress& ip) {
-  if (ip.v4)
-    return fmt::format("{}.{}.{}.{}.in-addr.arpa", ip.bytes[15], ip.bytes[14], ip.bytes[13], ip.bytes[12]);
-  std::string nibbles = detail::macro_ip(ip);
-  std::reverse(nibbles.begin(), nibbles.end());
-  return nibbles + ".ip6.arpa";
-}
-
-std::string_view type_label(dns::Type t) {
-  switch (t) {
-    case dns::Type::a: return "A";
-    case dns::Type::aaaa: return "AAAA";
-    case dns::Type::mx: return "MX";
-    case dns::Type::ptr: return "PTR";
-    case dns::Type::txt: return "TXT";
-    default: return "DNS";
-  }
-}
-
-
 Result qualifier_result(char q) {
   switch (q) {
     case '-': return Result::fail;
@@ -215,7 +195,7 @@ std::optional<dns::Answer> Engine::ask(const Term& term, const std::string& name
   dns::Answer a = dns_.lookup(name, type);
   if (a.status == dns::Status::temporary || a.status == dns::Status::offline) {
     fail(Result::temperror, &term,
-         fmt::format("The {} lookup of {} for \"{}\" in {} failed: {}.", type_label(type), clip(name),
+         fmt::format("The {} lookup of {} for \"{}\" in {} failed: {}.", dns::type_name(type), clip(name),
                      clip(term.text), ctx_.domain, failure_detail(a)));
     return std::nullopt;
   }
@@ -347,7 +327,7 @@ Engine::Addresses Engine::address_match(const std::string& name, const Directive
   dns::Answer a = dns_.lookup(name, type);
   if (a.status == dns::Status::temporary || a.status == dns::Status::offline) {
     fail(Result::temperror, nullptr,
-         fmt::format("The {} lookup of {} in {} failed: {}.", type_label(type), clip(name), ctx_.domain,
+         fmt::format("The {} lookup of {} in {} failed: {}.", dns::type_name(type), clip(name), ctx_.domain,
                      failure_detail(a)));
     return Addresses::error;
   }
@@ -441,11 +421,11 @@ Engine::Match Engine::match_ptr(const Term& term, const Directive& d, int level)
   auto name = target(term, d);
   if (!name) return Match::error;
   std::string want = normalize(*name);
-  dns::Answer answer = dns_.lookup(reverse_name(ctx_.ip), dns::Type::ptr);
+  dns::Answer answer = dns_.lookup(dns::reverse_name(ctx_.ip.to_string()), dns::Type::ptr);
   if (answer.status == dns::Status::nxdomain || answer.status == dns::Status::nodata) {
     line(level, fmt::format("{} did not match (no PTR records for {}: void lookup)", clip(term.text),
                             ctx_.ip.to_string()));
-    return count_void(term, reverse_name(ctx_.ip)) ? Match::no : Match::error;
+    return count_void(term, dns::reverse_name(ctx_.ip.to_string())) ? Match::no : Match::error;
   }
   if (answer.status != dns::Status::ok) {
     line(level, fmt::format("{} did not match (PTR lookup failed: {})", clip(term.text), failure_detail(answer)));
@@ -542,7 +522,7 @@ Engine::Outcome Engine::follow_redirect(const Term& term, const Directive& d, in
 std::vector<std::string> Engine::validated_names() {
   if (validated_) return *validated_;
   validated_.emplace();
-  dns::Answer answer = dns_.lookup(reverse_name(ctx_.ip), dns::Type::ptr);
+  dns::Answer answer = dns_.lookup(dns::reverse_name(ctx_.ip.to_string()), dns::Type::ptr);
   if (answer.status != dns::Status::ok) return *validated_;
   std::size_t looked = 0;
   for (const auto& ptr : answer.data) {

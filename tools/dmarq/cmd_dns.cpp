@@ -95,7 +95,7 @@ std::vector<std::string> report_selectors(const Globals& g, const std::string& d
   std::set<std::string> seen;
   db->for_each_record(filter, [&](const store::ExportRow& row) {
     for (const auto& d : row.record->dkim_results) {
-      if (d.selector.empty() || !enrich::ends_with_label(analyze::normalize_domain(d.domain), domain)) continue;
+      if (d.selector.empty() || !analyze::domain_is_under(d.domain, domain)) continue;
       if (seen.insert(d.selector).second) out.push_back(d.selector);
     }
   });

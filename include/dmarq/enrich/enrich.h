@@ -48,7 +48,4 @@ class ServiceMap {
   std::vector<Service> services_;
 };
 
-// True when `name` is `suffix` or ends in "." + `suffix` (both lower case).
-bool ends_with_label(std::string_view name, std::string_view suffix);
-
 }  // namespace dmarq::enrich

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "dmarq/analyze/domain.h"
 #include "dmarq/enrich/enrich.h"
 #include "support/fake_resolver.h"
 
@@ -72,12 +73,12 @@ TEST_CASE("enrich: the number of PTR names checked per address is bounded", "[en
 }
 
 TEST_CASE("enrich: suffixes match on label boundaries", "[enrich]") {
-  CHECK(enrich::ends_with_label("mail.google.com", "google.com"));
-  CHECK(enrich::ends_with_label("google.com", "google.com"));
-  CHECK_FALSE(enrich::ends_with_label("notgoogle.com", "google.com"));
-  CHECK_FALSE(enrich::ends_with_label("google.com.evil.example", "google.com"));
-  CHECK_FALSE(enrich::ends_with_label("com", "google.com"));
-  CHECK_FALSE(enrich::ends_with_label("mail.google.com", ""));
+  CHECK(analyze::domain_is_under("mail.google.com", "google.com"));
+  CHECK(analyze::domain_is_under("google.com", "google.com"));
+  CHECK_FALSE(analyze::domain_is_under("notgoogle.com", "google.com"));
+  CHECK_FALSE(analyze::domain_is_under("google.com.evil.example", "google.com"));
+  CHECK_FALSE(analyze::domain_is_under("com", "google.com"));
+  CHECK_FALSE(analyze::domain_is_under("mail.google.com", ""));
 }
 
 TEST_CASE("enrich: the shipped map of mail services", "[enrich]") {
