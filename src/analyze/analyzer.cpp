@@ -117,71 +117,88 @@ struct Group {
 
 }  // namespace
 
+struct SourcesView::Groups {
+  std::unordered_map<std::string, Group> map;
+};
+
+SourcesView::SourcesView(GroupBy by, bool unknown_only)
+    : by_(by), unknown_only_(unknown_only), groups_(std::make_unique<Groups>()) {}
+SourcesView::~SourcesView() = default;
+SourcesView::SourcesView(SourcesView&&) noexcept = default;
+
 std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Period& period, GroupBy by,
                                bool unknown_only) {
-  std::unordered_map<std::string, Group> groups;
-  a.for_each(domain, period, [&](const RecordView& v) {
-    std::string key;
-    switch (by) {
-      case GroupBy::ip: key = source_key(*v.record) + '\0' + v.header_from; break;
-      case GroupBy::sender:
-        key = v.match ? v.match->sender->name
-              : v.status == Status::authenticated ? "(authenticated)" : "(unknown)";
-        break;
-      case GroupBy::reporter: key = v.meta->org_name; break;
-    }
-    Group& g = groups[key];
-    SourceRow& r = g.row;
-    const Evaluation& e = *v.eval;
-    const model::Record& rec = *v.record;
-    if (r.messages == 0 && r.key.empty()) {
-      r.key = by == GroupBy::ip ? source_key(rec) : key;
-      r.first_seen = v.meta->begin;
-      r.last_seen = v.meta->end;
-      if (by == GroupBy::ip && v.source) {
-        r.reverse_dns = v.source->ptr;
-        r.fcrdns = v.source->fcrdns;
-        r.service = v.source->service;
-      }
-    }
-    r.messages += v.messages;
-    if (e.dmarc_pass) r.dmarc_pass += v.messages;
-    if (e.spf_aligned) r.spf_aligned += v.messages;
-    if (e.dkim_aligned) r.dkim_aligned += v.messages;
-    if (e.reporter_pass) r.reporter_pass += v.messages;
-    if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
-    else if (rec.disposition == "reject") r.disposition_reject += v.messages;
-    else r.disposition_none += v.messages;
-    r.ips.insert(source_key(rec));
-    r.header_from.insert(v.header_from);
-    if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
-    for (const auto& d : rec.dkim_results) {
-      if (!d.domain.empty()) r.dkim_domains.insert(normalize_domain(d.domain));
-      if (!d.selector.empty()) r.dkim_selectors.insert(d.selector);
-      r.dkim_results.insert(d.result.empty() ? "none" : d.result);
-    }
-    if (rec.dkim_results.empty()) r.dkim_results.insert("none");
-    r.spf_results.insert(e.spf_result);
-    r.reporters.insert(v.meta->org_name);
-    r.first_seen = std::min(r.first_seen, v.meta->begin);
-    r.last_seen = std::max(r.last_seen, v.meta->end);
-    if (v.match) {
-      g.senders[v.match->sender->name] += v.messages;
-      g.matched_by[v.match->sender->name] = v.match->kind + " " + v.match->value;
-    }
-    if (v.status == Status::authenticated) g.authenticated += v.messages;
-    Reason main = e.main();
-    r.reasons[main] += v.messages;
-    Example& ex = g.examples[main];
-    if (ex.header_from.empty() || v.messages > ex.messages) {
-      ex.messages = v.messages;
-      ex.eval = e;
-      ex.header_from = v.header_from;
-    }
-  });
+  SourcesView view(by, unknown_only);
+  a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  return view.finish();
+}
 
+void SourcesView::add(const RecordView& v) {
+  const GroupBy by = by_;
+  auto& groups = groups_->map;
+  std::string key;
+  switch (by) {
+    case GroupBy::ip: key = source_key(*v.record) + '\0' + v.header_from; break;
+    case GroupBy::sender:
+      key = v.match ? v.match->sender->name
+            : v.status == Status::authenticated ? "(authenticated)" : "(unknown)";
+      break;
+    case GroupBy::reporter: key = v.meta->org_name; break;
+  }
+  Group& g = groups[key];
+  SourceRow& r = g.row;
+  const Evaluation& e = *v.eval;
+  const model::Record& rec = *v.record;
+  if (r.messages == 0 && r.key.empty()) {
+    r.key = by == GroupBy::ip ? source_key(rec) : key;
+    r.first_seen = v.meta->begin;
+    r.last_seen = v.meta->end;
+    if (by == GroupBy::ip && v.source) {
+      r.reverse_dns = v.source->ptr;
+      r.fcrdns = v.source->fcrdns;
+      r.service = v.source->service;
+    }
+  }
+  r.messages += v.messages;
+  if (e.dmarc_pass) r.dmarc_pass += v.messages;
+  if (e.spf_aligned) r.spf_aligned += v.messages;
+  if (e.dkim_aligned) r.dkim_aligned += v.messages;
+  if (e.reporter_pass) r.reporter_pass += v.messages;
+  if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
+  else if (rec.disposition == "reject") r.disposition_reject += v.messages;
+  else r.disposition_none += v.messages;
+  r.ips.insert(source_key(rec));
+  r.header_from.insert(v.header_from);
+  if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
+  for (const auto& d : rec.dkim_results) {
+    if (!d.domain.empty()) r.dkim_domains.insert(normalize_domain(d.domain));
+    if (!d.selector.empty()) r.dkim_selectors.insert(d.selector);
+    r.dkim_results.insert(d.result.empty() ? "none" : d.result);
+  }
+  if (rec.dkim_results.empty()) r.dkim_results.insert("none");
+  r.spf_results.insert(e.spf_result);
+  r.reporters.insert(v.meta->org_name);
+  r.first_seen = std::min(r.first_seen, v.meta->begin);
+  r.last_seen = std::max(r.last_seen, v.meta->end);
+  if (v.match) {
+    g.senders[v.match->sender->name] += v.messages;
+    g.matched_by[v.match->sender->name] = v.match->kind + " " + v.match->value;
+  }
+  if (v.status == Status::authenticated) g.authenticated += v.messages;
+  Reason main = e.main();
+  r.reasons[main] += v.messages;
+  Example& ex = g.examples[main];
+  if (ex.header_from.empty() || v.messages > ex.messages) {
+    ex.messages = v.messages;
+    ex.eval = e;
+    ex.header_from = v.header_from;
+  }
+}
+
+std::vector<SourceRow> SourcesView::finish() {
+  const bool unknown_only = unknown_only_;
   std::vector<SourceRow> out;
-  for (auto& [key, g] : groups) {
+  for (auto& [key, g] : groups_->map) {
     SourceRow& r = g.row;
     if (!g.senders.empty()) {
       auto best = std::max_element(g.senders.begin(), g.senders.end(),
@@ -276,52 +293,81 @@ void fix_for(const RecordView& v, Actions& out) {
 
 }  // namespace
 
-Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
+struct ReadinessView::State {
   Readiness out;
-  out.domain = normalize_domain(domain);
-  out.period = period;
+  SpfPredictor spf;
   Actions actions;
   std::set<std::string> reports;
   int64_t latest = INT64_MIN;
   uint64_t authenticated_unlisted = 0;
   std::set<std::string> unlisted;
-  a.for_each(domain, period, [&](const RecordView& v) {
-    const Evaluation& e = *v.eval;
-    uint64_t n = v.messages;
-    reports.insert(v.meta->org_name + '\0' + v.meta->report_id);
-    if (v.meta->begin >= latest) {
-      latest = v.meta->begin;
-      out.p = v.meta->policy.p;
-      out.sp = v.meta->policy.sp;
-    }
-    bool known = v.status != Status::unknown;
+};
 
-    // SPF to -all: the live record evaluated with -all says what passes;
-    // without it, every reported result that is not pass becomes fail.
-    out.spf.total += n;
-    std::optional<bool> live;
-    if (spf && v.record->source_ip && !e.spf_domain.empty()) live = spf(*v.record->source_ip, e.spf_domain);
-    if (live) out.spf_live += n;
-    if (live ? *live : e.spf_result == "pass") out.spf.passes += n;
-    else if (e.dkim_aligned) out.spf.safe += n;
-    else if (known) out.spf.known_fail += n;
-    else out.spf.unknown_fail += n;
+ReadinessView::ReadinessView(const std::string& domain, const Period& period, SpfPredictor spf)
+    : s_(std::make_unique<State>()) {
+  s_->out.domain = normalize_domain(domain);
+  s_->out.period = period;
+  s_->spf = std::move(spf);
+}
+ReadinessView::~ReadinessView() = default;
+ReadinessView::ReadinessView(ReadinessView&&) noexcept = default;
 
-    // DMARC to quarantine/reject: every DMARC failure is acted on, unless
-    // the receiver overrides (it told us it did, for forwarded mail).
-    out.dmarc.total += n;
-    if (e.dmarc_pass) out.dmarc.passes += n;
-    else if (is_override_spared(e.override_type)) out.dmarc.safe += n;
-    else if (known) out.dmarc.known_fail += n;
-    else out.dmarc.unknown_fail += n;
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
+  ReadinessView view(domain, period, spf);
+  a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  return view.finish();
+}
 
-    if (v.status == Status::known) fix_for(v, actions);
-    if (v.status == Status::authenticated) {
-      authenticated_unlisted += n;
-      unlisted.insert(source_key(*v.record));
-    }
-  });
-  out.reports = reports.size();
+void ReadinessView::add(const RecordView& v) {
+  Readiness& out = s_->out;
+  const SpfPredictor& spf = s_->spf;
+  Actions& actions = s_->actions;
+  auto& reports = s_->reports;
+  int64_t& latest = s_->latest;
+  uint64_t& authenticated_unlisted = s_->authenticated_unlisted;
+  auto& unlisted = s_->unlisted;
+  const Evaluation& e = *v.eval;
+  uint64_t n = v.messages;
+  reports.insert(v.meta->org_name + '\0' + v.meta->report_id);
+  if (v.meta->begin >= latest) {
+    latest = v.meta->begin;
+    out.p = v.meta->policy.p;
+    out.sp = v.meta->policy.sp;
+  }
+  bool known = v.status != Status::unknown;
+
+  // SPF to -all: the live record evaluated with -all says what passes;
+  // without it, every reported result that is not pass becomes fail.
+  out.spf.total += n;
+  std::optional<bool> live;
+  if (spf && v.record->source_ip && !e.spf_domain.empty()) live = spf(*v.record->source_ip, e.spf_domain);
+  if (live) out.spf_live += n;
+  if (live ? *live : e.spf_result == "pass") out.spf.passes += n;
+  else if (e.dkim_aligned) out.spf.safe += n;
+  else if (known) out.spf.known_fail += n;
+  else out.spf.unknown_fail += n;
+
+  // DMARC to quarantine/reject: every DMARC failure is acted on, unless
+  // the receiver overrides (it told us it did, for forwarded mail).
+  out.dmarc.total += n;
+  if (e.dmarc_pass) out.dmarc.passes += n;
+  else if (is_override_spared(e.override_type)) out.dmarc.safe += n;
+  else if (known) out.dmarc.known_fail += n;
+  else out.dmarc.unknown_fail += n;
+
+  if (v.status == Status::known) fix_for(v, actions);
+  if (v.status == Status::authenticated) {
+    authenticated_unlisted += n;
+    unlisted.insert(source_key(*v.record));
+  }
+}
+
+Readiness ReadinessView::finish() {
+  Readiness out = std::move(s_->out);
+  const Actions& actions = s_->actions;
+  const auto& unlisted = s_->unlisted;
+  const uint64_t authenticated_unlisted = s_->authenticated_unlisted;
+  out.reports = s_->reports.size();
   out.spf_ready = within(out.spf.known_fail, out.spf.total);
   out.dmarc_ready = within(out.dmarc.known_fail, out.dmarc.total);
 
@@ -360,20 +406,28 @@ Readiness readiness(Analyzer& a, const std::string& domain, const Period& period
 
 // --- trend -----------------------------------------------------------------------
 
+TrendView::TrendView(const Period& period) : period_(period) {
+  for (int64_t d = period.since; d < period.until; d += kDay) days_.push_back({d});
+}
+
+void TrendView::add(const RecordView& v) {
+  for (const auto& share : v.days) {
+    if (share.day < period_.since) continue;
+    auto i = static_cast<std::size_t>((share.day - period_.since) / kDay);
+    if (i >= days_.size()) continue;
+    TrendDay& d = days_[i];
+    d.messages += share.count;
+    if (v.status == Status::unknown) d.unknown += share.count;
+    if (v.eval->dmarc_pass) d.dmarc_pass += share.count;
+    else if (v.status == Status::unknown) d.fail_unknown += share.count;
+    else d.fail_known += share.count;
+  }
+}
+
 std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period) {
-  std::vector<TrendDay> out;
-  for (int64_t d = period.since; d < period.until; d += kDay) out.push_back({d, 0, 0, 0});
-  if (out.empty()) return out;
-  a.for_each(domain, period, [&](const RecordView& v) {
-    for (const auto& share : v.days) {
-      auto i = static_cast<std::size_t>((share.day - period.since) / kDay);
-      if (i >= out.size()) continue;
-      out[i].messages += share.count;
-      if (v.eval->dmarc_pass) out[i].dmarc_pass += share.count;
-      if (v.status == Status::unknown) out[i].unknown += share.count;
-    }
-  });
-  return out;
+  TrendView view(period);
+  a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  return view.finish();
 }
 
 // --- senders -------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -92,6 +93,23 @@ struct SourceRow {
 std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Period& period, GroupBy by,
                                bool unknown_only);
 
+// The same view fed one record at a time, so that several views can share
+// one pass over the records (`dmarq html` needs all of them).
+class SourcesView {
+ public:
+  SourcesView(GroupBy by, bool unknown_only);
+  ~SourcesView();
+  SourcesView(SourcesView&&) noexcept;
+  void add(const RecordView& v);
+  std::vector<SourceRow> finish();
+
+ private:
+  struct Groups;
+  GroupBy by_;
+  bool unknown_only_;
+  std::unique_ptr<Groups> groups_;
+};
+
 // --- readiness -------------------------------------------------------------
 
 struct Split {
@@ -124,14 +142,41 @@ using SpfPredictor = std::function<std::optional<bool>(const model::IpAddress& i
 
 Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {});
 
+class ReadinessView {
+ public:
+  ReadinessView(const std::string& domain, const Period& period, SpfPredictor spf = {});
+  ~ReadinessView();
+  ReadinessView(ReadinessView&&) noexcept;
+  void add(const RecordView& v);
+  Readiness finish();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
 // --- trend -----------------------------------------------------------------
 
 struct TrendDay {
   int64_t day = 0;
   uint64_t messages = 0, dmarc_pass = 0, unknown = 0;
+  // DMARC failures from known or authenticated senders, and from unknown
+  // sources (messages - dmarc_pass = fail_known + fail_unknown).
+  uint64_t fail_known = 0, fail_unknown = 0;
 };
 // One entry per day of the period, including days without data.
 std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period);
+
+class TrendView {
+ public:
+  explicit TrendView(const Period& period);
+  void add(const RecordView& v);
+  std::vector<TrendDay> finish() { return std::move(days_); }
+
+ private:
+  Period period_;
+  std::vector<TrendDay> days_;
+};
 
 // --- senders ---------------------------------------------------------------
 
