@@ -430,6 +430,26 @@ std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period
   return view.finish();
 }
 
+// --- overview ------------------------------------------------------------------
+
+Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
+  ReadinessView ready(domain, period, spf);
+  TrendView trend(period);
+  SourcesView by_ip(GroupBy::ip, false), by_reporter(GroupBy::reporter, false);
+  a.for_each(domain, period, [&](const RecordView& v) {
+    ready.add(v);
+    trend.add(v);
+    by_ip.add(v);
+    by_reporter.add(v);
+  });
+  Overview out{ready.finish(), trend.finish(), by_ip.finish(), by_reporter.finish(), 0};
+  std::set<std::string_view> unknown;
+  for (const auto& r : out.sources)
+    if (r.status == Status::unknown) unknown.insert(r.key);
+  out.unknown_sources = unknown.size();
+  return out;
+}
+
 // --- senders -------------------------------------------------------------------
 
 std::vector<SenderUse> sender_usage(Analyzer& a, const std::string& domain, const Period& period) {

@@ -76,6 +76,7 @@ std::vector<BounceRow> bounce_summary(const std::vector<store::StoredBounce>& bo
       case BouncesBy::bounce_class: key = r.bounce_class; break;
       case BouncesBy::recipient_domain: key = domain_of_address(r.recipient); break;
       case BouncesBy::status: key = r.status; break;
+      case BouncesBy::day: key = util::iso_date_utc(b.seen_at); break;
     }
     if (key.empty()) key = "(none)";
     BounceRow& row = rows[key];

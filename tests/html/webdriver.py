@@ -172,13 +172,25 @@ class Browser:
         """Runs SCRIPT as a function body (use `return`); args as arguments[i]."""
         return self.cmd("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def execute_async(self, script, *args):
+        """Like execute; the script calls arguments[arguments.length - 1](value)."""
+        return self.cmd("POST", "/execute/async", {"script": script, "args": list(args)})
+
     def click(self, css):
         """element.click() on the first match of CSS; False if none matched."""
         return self.execute("const e = document.querySelector(arguments[0]);"
                             "if (!e) return false; e.click(); return true;", css)
 
-    def screenshot(self, path):
-        png = base64.b64decode(self.cmd("GET", "/screenshot"))
+    def screenshot(self, path, full_page=False):
+        """The viewport as PNG; full_page: the whole document (through CDP)."""
+        if full_page:
+            w, h = self.execute("const d = document.documentElement;"
+                                "return [d.scrollWidth, d.scrollHeight];")
+            png = base64.b64decode(self.cdp("Page.captureScreenshot", {
+                "format": "png", "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": w, "height": h, "scale": 1}})["data"])
+        else:
+            png = base64.b64decode(self.cmd("GET", "/screenshot"))
         with open(path, "wb") as f:
             f.write(png)
         return png

@@ -67,6 +67,16 @@ void add_export_feedback(CLI::App* export_cmd, Globals& g, Action& run);
 // included), both whole UTC days; nullopt after saying what is wrong.
 std::optional<analyze::Period> make_period(const std::string& since, const std::optional<std::string>& until);
 
+// The store, senders and analyzer of the read commands. Heap-held parts, so
+// that moving it keeps the references the analyzer holds valid.
+struct AnalyzeContext {
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<analyze::Senders> senders;
+  std::unique_ptr<analyze::Analyzer> analyzer;
+};
+// nullopt after saying why (no database, a bad config).
+std::optional<AnalyzeContext> open_context(const Globals& g);
+
 // dmarq sources, shared with dmarq export sources.
 struct SourcesOptions {
   std::string domain;
@@ -96,6 +106,11 @@ struct DnsContext {
 // With `create_db` the database is created for the cache when missing.
 std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool create_db);
 void add_dns_commands(CLI::App& app, Globals& g, Action& run);
+// Readiness's SPF question (cmd_analyze.cpp): does this address pass the
+// domain's live SPF record once "all" is "-all"? One lookup per address and
+// domain; `dns` must outlive the predictor.
+analyze::SpfPredictor spf_predictor(DnsContext& dns);
+void add_html(CLI::App& app, Globals& g, Action& run);
 // dmarq enrich, also run by ingest --enrich after its commits.
 int run_enrich(const Globals& g, const DnsOptions& dns, const store::ReportFilter& filter);
 

@@ -62,30 +62,37 @@ std::optional<analyze::Senders> load_config(const Globals& g) {
   }
 }
 
-// Heap-held parts, so that moving a Context keeps the references the
-// analyzer holds to the store and the senders valid.
-struct Context {
-  std::unique_ptr<store::Store> db;
-  std::unique_ptr<analyze::Senders> senders;
-  std::unique_ptr<analyze::Analyzer> analyzer;
-};
+std::string period_text(const analyze::Period& p) {
+  return fmt::format("{} to {}", util::iso_date_utc(p.since), util::iso_date_utc(p.until - kDay));
+}
 
-std::optional<Context> open_context(const Globals& g) {
+}  // namespace
+
+std::optional<AnalyzeContext> open_context(const Globals& g) {
   if (!require_db(g)) return std::nullopt;
   auto senders = load_config(g);
   if (!senders) return std::nullopt;
-  Context c;
+  AnalyzeContext c;
   c.db = store::open_sqlite(g.db, store::OpenMode::read_only);
   c.senders = std::make_unique<analyze::Senders>(std::move(*senders));
   c.analyzer = std::make_unique<analyze::Analyzer>(*c.db, *c.senders);
   return c;
 }
 
-std::string period_text(const analyze::Period& p) {
-  return fmt::format("{} to {}", util::iso_date_utc(p.since), util::iso_date_utc(p.until - kDay));
+analyze::SpfPredictor spf_predictor(DnsContext& dns) {
+  auto memo = std::make_shared<std::map<std::string, std::optional<bool>>>();
+  return [&dns, memo](const model::IpAddress& ip, const std::string& domain) {
+    std::string key = ip.to_string() + ' ' + domain;
+    if (auto it = memo->find(key); it != memo->end()) return it->second;
+    spf::Options opts;
+    opts.strict_all = true;
+    auto e = spf::check_host(dns.resolver(), ip, domain, "postmaster@" + domain, opts);
+    std::optional<bool> pass;
+    // Unknowable from here: no record, DNS trouble, or offline.
+    if (e.result != spf::Result::none && e.result != spf::Result::temperror) pass = e.result == spf::Result::pass;
+    return (*memo)[key] = pass;
+  };
 }
-
-}  // namespace
 
 std::optional<analyze::Period> make_period(const std::string& since, const std::optional<std::string>& until) {
   int64_t today = analyze::utc_day(now_utc());
@@ -275,19 +282,7 @@ int run_readiness(const Globals& g, const ReadinessOptions& o) {
   // engine), once per address and MAIL FROM domain.
   auto dns = make_dns(g, o.dns, false);
   if (!dns) return kUsage;
-  std::map<std::string, std::optional<bool>> memo;
-  analyze::SpfPredictor predict = [&](const model::IpAddress& ip, const std::string& domain) {
-    std::string key = ip.to_string() + ' ' + domain;
-    if (auto it = memo.find(key); it != memo.end()) return it->second;
-    spf::Options opts;
-    opts.strict_all = true;
-    auto e = spf::check_host(dns->resolver(), ip, domain, "postmaster@" + domain, opts);
-    std::optional<bool> pass;
-    // Unknowable from here: no record, DNS trouble, or offline.
-    if (e.result != spf::Result::none && e.result != spf::Result::temperror) pass = e.result == spf::Result::pass;
-    return memo[key] = pass;
-  };
-  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period, predict);
+  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period, spf_predictor(*dns));
   int code = o.fail_if_not_ready && !r.ready() ? kNotReady : kOk;
 
   if (o.format == "json") {

@@ -126,6 +126,7 @@ int run_bounces(const Globals& g, const ViewOptions& o) {
   auto db = store::open_sqlite(g.db, store::OpenMode::read_only);
   analyze::BouncesBy by = o.by == "recipient-domain" ? analyze::BouncesBy::recipient_domain
                           : o.by == "status"         ? analyze::BouncesBy::status
+                          : o.by == "day"            ? analyze::BouncesBy::day
                                                      : analyze::BouncesBy::bounce_class;
   auto rows = analyze::bounce_summary(db->list_bounces(*since), by);
   std::vector<std::vector<std::string>> cells;
@@ -287,8 +288,8 @@ void add_feedback(CLI::App& app, Globals& g, Action& run) {
     o->by = "class";
     auto* cmd = app.add_subcommand("bounces", "Bounced recipients, summarized");
     cmd->add_option("--since", o->since, "Only bounces at or after: Nd, YYYY-MM-DD (UTC)");
-    cmd->add_option("--by", o->by, "class, recipient-domain or status")
-        ->check(CLI::IsMember({"class", "recipient-domain", "status"}))
+    cmd->add_option("--by", o->by, "class, recipient-domain, status or day")
+        ->check(CLI::IsMember({"class", "recipient-domain", "status", "day"}))
         ->capture_default_str();
     add_format(cmd, o->format, {"table", "csv", "json"});
     cmd->callback([&g, &run, o] { run = [&g, o] { return run_bounces(g, *o); }; });

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   add_analyze(app, g, run);
   add_feedback(app, g, run);
   add_dns_commands(app, g, run);
+  add_html(app, g, run);
 
   try {
     app.parse(argc, argv);

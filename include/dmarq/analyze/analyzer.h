@@ -178,6 +178,18 @@ class TrendView {
   std::vector<TrendDay> days_;
 };
 
+// --- overview --------------------------------------------------------------
+
+// Everything `dmarq html` shows of one domain, from one pass over its records.
+struct Overview {
+  Readiness readiness;
+  std::vector<TrendDay> trend;
+  std::vector<SourceRow> sources;    // by ip
+  std::vector<SourceRow> reporters;  // by reporter
+  uint64_t unknown_sources = 0;      // distinct unknown source addresses
+};
+Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {});
+
 // --- senders ---------------------------------------------------------------
 
 struct SenderUse {

@@ -28,7 +28,7 @@ std::vector<ComplaintRow> complaints(const std::vector<store::StoredFeedback>& f
 bool is_complaint(const model::Feedback& f);
 int64_t seen_at(const store::StoredFeedback& f);
 
-enum class BouncesBy { bounce_class, recipient_domain, status };
+enum class BouncesBy { bounce_class, recipient_domain, status, day };
 
 struct BounceRow {
   std::string key;

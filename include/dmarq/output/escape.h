@@ -20,6 +20,11 @@ std::string csv_field(std::string_view text);
 // A whole CSV line of csv_field cells, ending in CRLF (RFC 4180).
 std::string csv_line(const std::vector<std::string>& cells);
 
+// Text for HTML element content and quoted attribute values: & < > " ' become
+// character references; invalid UTF-8 bytes and control characters other
+// than TAB and LF become U+FFFD, which is also what a browser would show.
+std::string html_escape(std::string_view text);
+
 // Number of terminal columns `text` takes (code points; no wide-char tables).
 std::size_t display_width(std::string_view text);
 // Cuts `text` to at most `width` columns, ending in "…" when cut.

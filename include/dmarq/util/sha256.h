@@ -7,5 +7,7 @@
 namespace dmarq::util {
 
 std::string sha256_hex(std::string_view bytes);
+// The same digest in base64 (RFC 4648), as a Content-Security-Policy hash source wants it.
+std::string sha256_base64(std::string_view bytes);
 
 }  // namespace dmarq::util

@@ -54,3 +54,15 @@ TEST_CASE("table: fits the width and truncates with an ellipsis", "[output]") {
   CHECK(truncate_display("abcdef", 4) == "abc…");
   CHECK(truncate_display("abc", 4) == "abc");
 }
+
+TEST_CASE("escape: HTML text cannot open markup, and bad bytes show as U+FFFD", "[output]") {
+  CHECK(html_escape("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;");
+  CHECK(html_escape("a & \"b\" 'c'") == "a &amp; &quot;b&quot; &#39;c&#39;");
+  CHECK(html_escape("&lt;") == "&amp;lt;");  // never double-decoded
+  CHECK(html_escape("Mimecast\tDMARC\n") == "Mimecast\tDMARC\n");
+  CHECK(html_escape(std::string("a\0b", 3)) == "a\xEF\xBF\xBD" "b");
+  CHECK(html_escape("\x1b[31m") == "\xEF\xBF\xBD[31m");
+  CHECK(html_escape("caf\xC3\xA9") == "caf\xC3\xA9");  // valid UTF-8 kept
+  CHECK(html_escape("\xC3") == "\xEF\xBF\xBD");         // cut sequence
+  CHECK(html_escape("\xC2\x85") == "\xEF\xBF\xBD");     // C1 control
+}
