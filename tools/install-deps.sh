@@ -9,7 +9,7 @@ packages=(
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
   libboost-dev libssl-dev libc-ares-dev
   catch2 sqlite3 python3 openssl time
-  dovecot-imapd nsd locales
+  dovecot-imapd nsd locales chromium chromium-driver
   clang-14 libclang-rt-14-dev
 )
 

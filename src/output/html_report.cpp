@@ -43,7 +43,7 @@ svg.chart{display:block;width:100%;height:auto;max-width:900px;margin:6px 0}
 svg.chart text{fill:var(--muted);font-size:11px;font-family:inherit}
 svg .grid{stroke:var(--line);fill:none}svg .frame{stroke:var(--muted);fill:none}
 svg .s-pass{fill:var(--pass)}svg .s-known{fill:var(--known)}svg .s-unknown{fill:var(--unknown)}svg .s-complaint{fill:var(--unknown)}svg .s-bounce{fill:var(--known)}
-svg .rate{fill:none;stroke:var(--rate);stroke-width:2}svg rect.rate{fill:var(--rate)}
+svg .rate{fill:none;stroke:var(--rate);stroke-width:2;stroke-linecap:round}svg .cut{stroke:var(--bg);stroke-width:3}svg rect.rate{fill:var(--rate)}
 ol.actions li{margin:.3em 0}
 nav ul{padding-left:1.2em;columns:2 220px}
 details summary{cursor:pointer;color:var(--muted)}
@@ -202,6 +202,7 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
     pass.values.push_back(rest_pass);
     known.values.push_back(rest_known_fail);
     unknown.values.push_back(rest_unknown_fail);
+    c.last_is_rest = true;
   }
   c.stacks = {std::move(pass), std::move(known), std::move(unknown)};
   out += bar_chart_svg(c);

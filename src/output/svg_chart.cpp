@@ -148,6 +148,8 @@ std::string daily_chart_svg(const DailyChart& c) {
       }
       double v = std::clamp(*c.rate[i], 0.0, 100.0);
       d += fmt::format("{}{} {}", pen ? "L" : "M", num(left + bw * (i + 0.5)), num(top + ph - ph * v / 100));
+      // A day alone between gaps: a dot (round caps draw a short stroke as one).
+      if (!pen && (i + 1 >= n || i + 1 >= c.rate.size() || !c.rate[i + 1])) d += "h0.1";
       pen = true;
     }
     if (!d.empty()) out += fmt::format("<path class=\"rate\" d=\"{}\"/>", d);
@@ -161,7 +163,8 @@ std::string bar_chart_svg(const BarChart& c) {
   const std::size_t n = c.labels.size();
   const double pw = W - label_w - value_w, H = top + row * static_cast<double>(n) + bottom;
   uint64_t peak = 0;
-  for (std::size_t i = 0; i < n; ++i) peak = std::max(peak, stack_total(c.stacks, i));
+  const std::size_t scaled = c.last_is_rest && n > 1 ? n - 1 : n;
+  for (std::size_t i = 0; i < scaled; ++i) peak = std::max(peak, stack_total(c.stacks, i));
   const uint64_t xmax = axis_max(peak);
 
   std::string out = fmt::format(
@@ -191,14 +194,21 @@ std::string bar_chart_svg(const BarChart& c) {
   for (const auto& s : c.stacks) {
     std::string d;
     for (std::size_t i = 0; i < n && i < s.values.size(); ++i) {
-      if (s.values[i] == 0) continue;
-      double w = pw * static_cast<double>(s.values[i]) / static_cast<double>(xmax);
+      if (s.values[i] == 0 || base[i] >= label_w + pw) continue;
+      double w = std::min(pw * static_cast<double>(s.values[i]) / static_cast<double>(xmax), label_w + pw - base[i]);
       d += fmt::format("M{} {}h{}v{}h-{}z", num(base[i]), num(top + row * static_cast<double>(i) + 3), num(w),
                        num(row - 6), num(w));
       base[i] += w;
     }
     if (!d.empty()) out += fmt::format("<path class=\"{}\" d=\"{}\"/>", html_escape(s.css), d);
   }
+  // A cut bar: two slanted strokes in the page's colour across its end.
+  for (std::size_t i = 0; i < n; ++i)
+    if (stack_total(c.stacks, i) > xmax) {
+      double x = label_w + pw - 12, y = top + row * static_cast<double>(i) + 1;
+      out += fmt::format("<path class=\"cut\" d=\"M{} {}l4 {}M{} {}l4 {}\"/>", num(x), num(y + row - 2), num(-row + 2),
+                         num(x + 4), num(y + row - 2), num(-row + 2));
+    }
   out += fmt::format("<path class=\"frame\" d=\"M{} {}v{}h{}\"/>", num(label_w), num(top), num(axis_y - top), num(pw));
   return out + "</svg>";
 }

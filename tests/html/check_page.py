@@ -22,6 +22,7 @@ import tempfile
 from itertools import zip_longest
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from webdriver import Browser, WebDriverError  # noqa: E402
 
@@ -257,7 +258,10 @@ def main():
         domain, sep, path = spec.partition("=")
         if not sep:
             ap.error(f"--readiness {spec}: want DOMAIN=JSONFILE")
-        readiness[domain] = json.loads(Path(path).read_text())
+        try:
+            readiness[domain] = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as e:
+            ap.error(f"--readiness {spec}: {e}")
     if not Path(args.page).is_file():
         ap.error(f"no page {args.page}")
     for tool in (args.chromedriver, args.chromium):

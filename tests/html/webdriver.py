@@ -56,6 +56,30 @@ def _request(method, url, body=None, timeout=HTTP_TIMEOUT):
     return json.loads(raw)["value"] if raw else None
 
 
+def _group_alive(pgid):
+    """Whether process group PGID has a process that is not a zombie (the
+    killed Chromium processes wait for PID 1 to reap them, sometimes for 2 s)."""
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        pids = None
+    if pids is None:
+        try:
+            os.killpg(pgid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+            return True
+    return False
+
+
 class Browser:
     def __init__(self, workdir, width=1366, height=900, prefs=None, name="",
                  chromedriver="/usr/bin/chromedriver", chromium="/usr/bin/chromium",
@@ -144,11 +168,7 @@ class Browser:
             if self.proc.returncode is None:
                 self.proc.wait(timeout=5)
             deadline = time.monotonic() + 3
-            while time.monotonic() < deadline:  # until the group is gone
-                try:
-                    os.killpg(self.proc.pid, 0)
-                except ProcessLookupError:
-                    break
+            while _group_alive(self.proc.pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.proc = None
         if self.profile:

@@ -38,6 +38,10 @@ struct BarChart {
   std::vector<std::string> labels;   // one per bar, top to bottom
   std::vector<ChartSeries> stacks;   // stacked left to right, each labels.size() values
   std::string x_label = "messages";
+  // The last bar sums up the long tail ("others"): it does not set the
+  // scale, so the named bars stay readable; when longer than the axis it is
+  // cut at the end with a break mark, and its value is printed beside it.
+  bool last_is_rest = false;
 };
 std::string bar_chart_svg(const BarChart& chart);
 

@@ -113,3 +113,27 @@ TEST_CASE("svg_chart: empty input still draws axes, never divides by zero", "[ou
   CHECK(svg.find("nan") == std::string::npos);
   CHECK(svg.find("</svg>") != std::string::npos);
 }
+
+TEST_CASE("svg_chart: the long tail does not squash the named bars", "[output][html]") {
+  BarChart c;
+  c.title = "Top sources";
+  c.labels = {"192.0.2.1", "192.0.2.2", "others (1,498)"};
+  c.stacks = {{"pass", "s-pass", {3600, 3000, 4000000}}, {"fail", "s-unknown", {0, 100, 350000}}};
+  c.last_is_rest = true;
+  std::string svg = bar_chart_svg(c);
+  CHECK(svg.find(">4k<") != std::string::npos);  // the axis ends at 4 x 1,000, set by the named bars
+  CHECK(svg.find(">4,350,000<") != std::string::npos);  // the rest's real value beside it
+  CHECK(count(svg, "class=\"cut\"") == 1);              // and its bar cut with a break mark
+  c.last_is_rest = false;
+  CHECK(bar_chart_svg(c).find("class=\"cut\"") == std::string::npos);
+}
+
+TEST_CASE("svg_chart: a day with data between empty days is a dot on the rate line", "[output][html]") {
+  DailyChart c;
+  c.title = "dots";
+  for (int i = 0; i < 3; ++i) c.days.push_back(kOct1 + i * kDay);
+  c.stacks = {{"pass", "s-pass", {0, 5, 0}}};
+  c.rate = {std::nullopt, 100.0, std::nullopt};
+  c.rate_name = "pass %";
+  CHECK(daily_chart_svg(c).find("h0.1\"/>") != std::string::npos);
+}
