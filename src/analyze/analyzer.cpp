@@ -49,52 +49,89 @@ void Analyzer::for_each(const std::string& domain, const Period& period,
   filter.since = period.since;
   filter.until = period.until;
 
-  std::vector<DayShare> days;
-  SourceFacts facts;
-  if (!ip_info_) ip_info_ = store_.load_ip_info();
+  std::vector<DayShare> all, days;
   store_.for_each_record(filter, [&](const store::ExportRow& row) {
-    const model::ReportMeta& meta = *row.meta;
-    const model::Record& rec = *row.record;
+    day_shares(row.meta->begin, row.meta->end, row.record->count, all);
     days.clear();
-    uint64_t messages = 0;
-    // Most reports cover one UTC day: no need to split.
-    int64_t first_day = utc_day(meta.begin);
-    if (meta.end <= meta.begin || utc_day(meta.end - 1) == first_day) {
-      if (first_day >= period.since && first_day < period.until) days.push_back({first_day, rec.count});
-    } else {
-      for (const auto& d : split_days(meta.begin, meta.end, rec.count))
-        if (d.day >= period.since && d.day < period.until) days.push_back(d);
-    }
-    if (days.empty()) return;
-    for (const auto& d : days) messages += d.count;
-
-    Evaluation eval = evaluate(rec, meta.policy, org_);
-    facts.ip = rec.source_ip;
-    // A forward-confirmed PTR name lets ptr_suffixes rules match.
-    const store::IpInfo* info = nullptr;
-    facts.ptr_names.clear();
-    if (rec.source_ip)
-      if (auto it = ip_info_->find(rec.source_ip->to_string()); it != ip_info_->end()) {
-        info = &it->second;
-        if (info->fcrdns && !info->ptr.empty()) facts.ptr_names.push_back(info->ptr);
-      }
-    facts.dkim_domains.clear();
-    for (const auto& d : rec.dkim_results)
-      if (d.result == "pass") facts.dkim_domains.push_back(normalize_domain(d.domain));
-    std::optional<SenderMatch> match = senders_.match(facts);
-
-    RecordView v;
-    v.meta = &meta;
-    v.record = &rec;
-    v.eval = &eval;
-    v.header_from = normalize_domain(rec.header_from.empty() ? meta.policy.domain : rec.header_from);
-    v.days = days;
-    v.messages = messages;
-    v.status = match ? Status::known : eval.dkim_aligned ? Status::authenticated : Status::unknown;
-    v.match = match ? &*match : nullptr;
-    v.source = info;
-    fn(v);
+    for (const auto& d : all)
+      if (d.day >= period.since && d.day < period.until) days.push_back(d);
+    emit(*row.meta, *row.record, days, fn);
   });
+}
+
+void Analyzer::for_each_fact(const std::string& domain, const Period& period,
+                             const std::function<void(const RecordView&)>& fn) {
+  store_.for_each_fact(normalize_domain(domain), period.since, period.until,
+                       [&](const store::ExportRow& row, std::span<const DayShare> days) {
+                         emit(*row.meta, *row.record, days, fn);
+                       });
+}
+
+std::vector<store::ReportSummary> Analyzer::reports_in(const std::string& domain, const Period& period) {
+  store::ReportFilter filter;
+  filter.domain = normalize_domain(domain);
+  filter.since = period.since;
+  filter.until = period.until;
+  auto all = store_.list_reports(filter);
+  std::vector<store::ReportSummary> out;
+  for (auto& r : all) {
+    if (r.records == 0) continue;
+    DayRange days = report_days(r.begin, r.end);
+    if (days.last < period.since || days.first >= period.until) continue;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+ReportsSeen Analyzer::reports_seen(const std::string& domain, const Period& period) {
+  ReportsSeen out;
+  int64_t latest = INT64_MIN;
+  // In the records' order (begin, reporter, report id), the last of the
+  // latest reports gives the policy, as the record views see it.
+  for (const auto& r : reports_in(domain, period)) {
+    ++out.reports;
+    if (r.begin >= latest) {
+      latest = r.begin;
+      out.p = r.p;
+      out.sp = r.sp;
+    }
+  }
+  return out;
+}
+
+void Analyzer::emit(const model::ReportMeta& meta, const model::Record& rec, std::span<const DayShare> days,
+                    const std::function<void(const RecordView&)>& fn) {
+  if (days.empty()) return;
+  uint64_t messages = 0;
+  for (const auto& d : days) messages += d.count;
+  if (!ip_info_) ip_info_ = store_.load_ip_info();
+
+  Evaluation eval = evaluate(rec, meta.policy, org_);
+  facts_.ip = rec.source_ip;
+  // A forward-confirmed PTR name lets ptr_suffixes rules match.
+  const store::IpInfo* info = nullptr;
+  facts_.ptr_names.clear();
+  if (rec.source_ip)
+    if (auto it = ip_info_->find(rec.source_ip->to_string()); it != ip_info_->end()) {
+      info = &it->second;
+      if (info->fcrdns && !info->ptr.empty()) facts_.ptr_names.push_back(info->ptr);
+    }
+  facts_.dkim_domains.clear();
+  for (const auto& d : rec.dkim_results)
+    if (d.result == "pass") facts_.dkim_domains.push_back(normalize_domain(d.domain));
+  std::optional<SenderMatch> match = senders_.match(facts_);
+
+  RecordView v;
+  v.meta = &meta;
+  v.record = &rec;
+  v.eval = &eval;
+  v.header_from = normalize_domain(rec.header_from.empty() ? meta.policy.domain : rec.header_from);
+  v.days = days;
+  v.messages = messages;
+  v.status = match ? Status::known : eval.dkim_aligned ? Status::authenticated : Status::unknown;
+  v.match = match ? &*match : nullptr;
+  v.source = info;
+  fn(v);
 }
 
 // --- sources -------------------------------------------------------------------
@@ -301,6 +338,7 @@ struct ReadinessView::State {
   int64_t latest = INT64_MIN;
   uint64_t authenticated_unlisted = 0;
   std::set<std::string> unlisted;
+  std::optional<ReportsSeen> reports_seen;
 };
 
 ReadinessView::ReadinessView(const std::string& domain, const Period& period, SpfPredictor spf)
@@ -312,10 +350,20 @@ ReadinessView::ReadinessView(const std::string& domain, const Period& period, Sp
 ReadinessView::~ReadinessView() = default;
 ReadinessView::ReadinessView(ReadinessView&&) noexcept = default;
 
-Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf,
+                    Via via) {
   ReadinessView view(domain, period, spf);
-  a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  if (via == Via::records) {
+    a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  } else {
+    a.for_each_fact(domain, period, [&](const RecordView& v) { view.add(v); });
+    view.use_reports(a.reports_seen(domain, period));
+  }
   return view.finish();
+}
+
+void ReadinessView::use_reports(const ReportsSeen& seen) {
+  s_->reports_seen = seen;
 }
 
 void ReadinessView::add(const RecordView& v) {
@@ -368,6 +416,11 @@ Readiness ReadinessView::finish() {
   const auto& unlisted = s_->unlisted;
   const uint64_t authenticated_unlisted = s_->authenticated_unlisted;
   out.reports = s_->reports.size();
+  if (s_->reports_seen) {
+    out.reports = s_->reports_seen->reports;
+    out.p = s_->reports_seen->p;
+    out.sp = s_->reports_seen->sp;
+  }
   out.spf_ready = within(out.spf.known_fail, out.spf.total);
   out.dmarc_ready = within(out.dmarc.known_fail, out.dmarc.total);
 
@@ -424,25 +477,57 @@ void TrendView::add(const RecordView& v) {
   }
 }
 
-std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period) {
+std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period, Via via) {
   TrendView view(period);
-  a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
+  auto add = [&](const RecordView& v) { view.add(v); };
+  if (via == Via::records) a.for_each(domain, period, add);
+  else a.for_each_fact(domain, period, add);
   return view.finish();
 }
 
 // --- overview ------------------------------------------------------------------
 
-Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf) {
+std::vector<ReporterRow> reporters(Analyzer& a, const std::string& domain, const Period& period) {
+  std::map<std::string, ReporterRow> rows;
+  for (const auto& r : a.reports_in(domain, period)) {
+    ReporterRow& row = rows[r.org_name];
+    if (row.reports == 0) {
+      row.org_name = r.org_name;
+      row.first_begin = r.begin;
+      row.last_end = r.end;
+    }
+    ++row.reports;
+    row.records += r.records;
+    row.messages += r.messages;
+    row.evaluated_pass += r.evaluated_pass;
+    row.quarantined += r.quarantined;
+    row.rejected += r.rejected;
+    row.first_begin = std::min(row.first_begin, r.begin);
+    row.last_end = std::max(row.last_end, r.end);
+  }
+  std::vector<ReporterRow> out;
+  for (auto& [name, row] : rows) out.push_back(std::move(row));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const ReporterRow& x, const ReporterRow& y) { return x.messages > y.messages; });
+  return out;
+}
+
+Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf, Via via) {
   ReadinessView ready(domain, period, spf);
   TrendView trend(period);
-  SourcesView by_ip(GroupBy::ip, false), by_reporter(GroupBy::reporter, false);
-  a.for_each(domain, period, [&](const RecordView& v) {
+  SourcesView by_ip(GroupBy::ip, false);
+  auto add = [&](const RecordView& v) {
     ready.add(v);
     trend.add(v);
     by_ip.add(v);
-    by_reporter.add(v);
-  });
-  Overview out{ready.finish(), trend.finish(), by_ip.finish(), by_reporter.finish(), 0};
+  };
+  if (via == Via::records) {
+    a.for_each(domain, period, add);
+  } else {
+    a.for_each_fact(domain, period, add);
+    ready.use_reports(a.reports_seen(domain, period));
+  }
+  Overview out{ready.finish(), trend.finish(), by_ip.finish(), reporters(a, domain, period), 0};
   std::set<std::string_view> unknown;
   for (const auto& r : out.sources)
     if (r.status == Status::unknown) unknown.insert(r.key);

@@ -74,4 +74,21 @@ std::vector<DayShare> split_days(int64_t begin, int64_t end, uint64_t count, int
   return out;
 }
 
+void day_shares(int64_t begin, int64_t end, uint64_t count, std::vector<DayShare>& out) {
+  out.clear();
+  const int64_t first = utc_day(begin);
+  if (end <= begin || utc_day(end - 1) == first) {
+    out.push_back({first, count});
+    return;
+  }
+  out = split_days(begin, end, count);
+}
+
+DayRange report_days(int64_t begin, int64_t end) {
+  const int64_t first = utc_day(begin);
+  if (end <= begin) return {first, first};
+  const int64_t last = std::min<int64_t>(day_index(end - 1), day_index(begin) + 365);
+  return {first, day_start(last)};
+}
+
 }  // namespace dmarq::analyze

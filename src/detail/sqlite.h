@@ -25,6 +25,8 @@ class Stmt {
  public:
   Stmt() = default;
   Stmt(sqlite3* db, std::string_view sql);
+  // Whether it holds a prepared statement (a default-constructed one does not).
+  explicit operator bool() const { return s_ != nullptr; }
 
   // Binds without copying: `v` must stay alive until the statement has run
   // (exec() or the last step()). Use bind_copy for temporaries.

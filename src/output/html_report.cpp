@@ -239,17 +239,18 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
 }
 
 void reporters_section(std::string& out, const analyze::Overview& o) {
-  out += "<h3>Reporters</h3><div class=\"scroll\"><table class=\"sortable reporters\"><thead><tr>"
-         "<th data-sort=\"text\">reporter</th><th class=\"n\" data-sort=\"num\">messages</th>"
-         "<th class=\"n\" data-sort=\"num\">sources</th><th class=\"n\" data-sort=\"num\">DMARC pass</th>"
-         "<th class=\"n\" data-sort=\"num\">the reporter's own pass</th><th class=\"n\" data-sort=\"num\">rejected</th>"
-         "<th class=\"n\" data-sort=\"num\">quarantined</th><th data-sort=\"text\">last report ends</th>"
-         "</tr></thead><tbody>";
+  out += "<h3>Reporters</h3><p class=\"muted\">Each receiver's reports that reach into the period, whole, and "
+         "what it did with the messages by its own DMARC evaluation.</p>"
+         "<div class=\"scroll\"><table class=\"sortable reporters\"><thead><tr>"
+         "<th data-sort=\"text\">reporter</th><th class=\"n\" data-sort=\"num\">reports</th>"
+         "<th class=\"n\" data-sort=\"num\">records</th><th class=\"n\" data-sort=\"num\">messages</th>"
+         "<th class=\"n\" data-sort=\"num\">DMARC pass (its verdict)</th>"
+         "<th class=\"n\" data-sort=\"num\">quarantined</th><th class=\"n\" data-sort=\"num\">rejected</th>"
+         "<th data-sort=\"text\">last report ends</th></tr></thead><tbody>";
   for (const auto& r : o.reporters)
-    out += "<tr><td>" + esc(r.key) + "</td>" + num_cell(r.messages) + num_cell(r.ips.size()) +
-           pct_cell(r.dmarc_pass, r.messages) + pct_cell(r.reporter_pass, r.messages) +
-           num_cell(r.disposition_reject) + num_cell(r.disposition_quarantine) + "<td>" +
-           util::iso8601_utc(r.last_seen) + "</td></tr>";
+    out += "<tr><td>" + esc(r.org_name) + "</td>" + num_cell(r.reports) + num_cell(r.records) +
+           num_cell(r.messages) + pct_cell(r.evaluated_pass, r.messages) + num_cell(r.quarantined) +
+           num_cell(r.rejected) + "<td>" + util::iso8601_utc(r.last_end) + "</td></tr>";
   out += "</tbody></table></div>";
 }
 

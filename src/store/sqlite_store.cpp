@@ -11,6 +11,7 @@
 #include "dmarq/store/store.h"
 #include "schema_sql.h"
 #include "store/record_writer.h"
+#include "store/rollup.h"
 
 namespace dmarq::store {
 namespace {
@@ -54,6 +55,39 @@ void configure_once() {
   (void)done;
 }
 
+// The schema version that added the rollups (schema/004_rollup.sql).
+constexpr int kRollupVersion = 4;
+
+// Whether two views of a report's metadata roll its records up alike: the
+// same published policy and the same date range.
+bool same_rollup(const model::ReportMeta& a, const model::ReportMeta& b) {
+  const auto &x = a.policy, &y = b.policy;
+  return a.begin == b.begin && a.end == b.end && x.domain == y.domain && x.adkim == y.adkim && x.aspf == y.aspf &&
+         x.p == y.p && x.sp == y.sp && x.np == y.np && x.pct == y.pct && x.fo == y.fo && x.testing == y.testing &&
+         x.discovery_method == y.discovery_method;
+}
+
+// What a reporter said of a report's messages (its policy_evaluated).
+struct Said {
+  uint64_t pass = 0, quarantined = 0, rejected = 0;
+  void add(const model::Record& r) {
+    if (r.dkim == "pass" || r.spf == "pass") pass += r.count;
+    if (r.disposition == "quarantine") quarantined += r.count;
+    else if (r.disposition == "reject") rejected += r.count;
+  }
+};
+
+// Reads a range of records back, with their DKIM, SPF and override rows.
+class RecordReader {
+ public:
+  explicit RecordReader(sqlite3* db);
+  void read(int64_t first, int64_t last, const std::function<void(const model::Record&)>& fn);
+
+ private:
+  Stmt records_, dkim_, spf_, reasons_;
+  model::Record rec_;
+};
+
 class SqliteStore final : public Store {
  public:
   SqliteStore(const std::string& path, OpenMode mode) {
@@ -63,6 +97,7 @@ class SqliteStore final : public Store {
     int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     records_ = RecordWriter(raw);
+    rollup_ = RollupWriter(raw);
     if (rc != SQLITE_OK)
       throw StoreError("cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
     sqlite3_busy_timeout(db_.get(), 5000);
@@ -103,7 +138,9 @@ class SqliteStore final : public Store {
   bool begin_report(const model::ReportMeta& meta, const std::string& part) override {
     detail::exec_sql(db_.get(), "SAVEPOINT report");
     part_ = part;
+    report_meta_ = meta;
     record_count_ = message_count_ = 0;
+    said_ = {};
     first_record_ = records_.next_id();
     auto& q = stmt(insert_report_,
                    "INSERT INTO report(message_id, part, org_name, report_id, policy_domain, begin_ts, end_ts) "
@@ -124,6 +161,8 @@ class SqliteStore final : public Store {
   void add_record(model::Record& r) override {
     if (duplicate_) return;
     message_count_ += r.count;  // before add(), which takes the record
+    said_.add(r);
+    rollup_.add(report_meta_, r);
     records_.add(report_row_, r);
     ++record_count_;
   }
@@ -135,7 +174,8 @@ class SqliteStore final : public Store {
                      "UPDATE report SET xml_namespace=?2, version=?3, org_name=?4, email=?5, extra_contact_info=?6, "
                      "report_id=?7, generator=?8, begin_ts=?9, end_ts=?10, policy_domain=?11, adkim=?12, aspf=?13, "
                      "p=?14, sp=?15, np=?16, pct=?17, fo=?18, testing=?19, discovery_method=?20, "
-                     "has_extensions=?21, record_count=?22, message_count=?23, first_record=?24 WHERE id=?1");
+                     "has_extensions=?21, record_count=?22, message_count=?23, first_record=?24, evaluated_pass=?25, "
+                     "quarantined=?26, rejected=?27 WHERE id=?1");
       const auto& pol = m.policy;
       q.bind(1, report_row_).bind(2, m.xml_namespace).bind(3, m.version).bind(4, m.org_name).bind(5, m.email)
           .bind(6, m.extra_contact_info).bind(7, m.report_id).bind(8, m.generator).bind(9, m.begin)
@@ -146,13 +186,27 @@ class SqliteStore final : public Store {
           .bind(21, int64_t{m.has_extensions}).bind(22, static_cast<int64_t>(record_count_))
           .bind(23, static_cast<int64_t>(message_count_));
       if (record_count_ > 0) q.bind(24, first_record_); else q.bind_null(24);
+      q.bind(25, static_cast<int64_t>(said_.pass)).bind(26, static_cast<int64_t>(said_.quarantined))
+          .bind(27, static_cast<int64_t>(said_.rejected));
       if (q.exec(true) != SQLITE_DONE) {
         // The metadata after the records names a report we already have.
         detail::exec_sql(db_.get(), "ROLLBACK TO report");
         records_.start_transaction();
+        rollup_.forget_cache();
         duplicate_ = true;
         report_row_ = find_report(m);
       } else {
+        // The records were rolled up under the metadata seen before them;
+        // when the rest of the report changed what counts (a policy after
+        // the records, say), they are taken back and added again.
+        if (record_count_ > 0 && !same_rollup(report_meta_, m)) {
+          RecordReader reader(db_.get());
+          reader.read(first_record_, first_record_ + static_cast<int64_t>(record_count_) - 1,
+                      [&](const model::Record& rec) {
+                        rollup_.add(report_meta_, rec, -1);
+                        rollup_.add(m, rec, +1);
+                      });
+        }
         int64_t seq = 0;
         for (const auto& e : m.errors) {
           auto& s = stmt(insert_error_, "INSERT INTO report_error(report_id, seq, text) VALUES (?1,?2,?3)");
@@ -171,6 +225,7 @@ class SqliteStore final : public Store {
 
   void abort_report() override {
     records_.discard();
+    rollup_.forget_cache();
     detail::exec_sql(db_.get(), "ROLLBACK TO report; RELEASE report");
     records_.start_transaction();  // the rolled-back ids are free again
   }
@@ -251,6 +306,7 @@ class SqliteStore final : public Store {
 
   void rollback_message() noexcept override {
     records_.discard();
+    rollup_.forget_cache();
     if (in_tx_) sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
     in_tx_ = false;
   }
@@ -260,7 +316,8 @@ class SqliteStore final : public Store {
   std::vector<ReportSummary> list_reports(const ReportFilter& f) override {
     Stmt q(db_.get(),
            "SELECT r.id, r.org_name, r.report_id, r.policy_domain, r.p, r.begin_ts, r.end_ts, r.record_count, "
-           "r.message_count, (SELECT count(*) FROM report_source s WHERE s.report_id=r.id) "
+           "r.message_count, (SELECT count(*) FROM report_source s WHERE s.report_id=r.id), r.sp, "
+           "r.evaluated_pass, r.quarantined, r.rejected "
            "FROM report r WHERE (?1 IS NULL OR r.policy_domain=?1) AND (?2 IS NULL OR r.end_ts>=?2) "
            "AND (?3 IS NULL OR r.begin_ts<?3) "
            "ORDER BY r.begin_ts, r.org_name, r.report_id, r.id");
@@ -278,6 +335,10 @@ class SqliteStore final : public Store {
       s.records = static_cast<uint64_t>(q.i64(7));
       s.messages = static_cast<uint64_t>(q.i64(8));
       s.copies = static_cast<uint64_t>(q.i64(9));
+      s.sp = q.text(10);
+      s.evaluated_pass = static_cast<uint64_t>(q.i64(11));
+      s.quarantined = static_cast<uint64_t>(q.i64(12));
+      s.rejected = static_cast<uint64_t>(q.i64(13));
       out.push_back(std::move(s));
     }
     return out;
@@ -300,6 +361,12 @@ class SqliteStore final : public Store {
   }
 
   void for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) override;
+  void for_each_fact(const std::string& domain, int64_t since, int64_t until,
+                     const std::function<void(const ExportRow&, std::span<const analyze::DayShare>)>& fn) override {
+    read_facts(db_.get(), domain, since, until,
+               [&](const model::ReportMeta& meta, const model::Record& rec,
+                   std::span<const analyze::DayShare> days) { fn(ExportRow{&meta, &rec}, days); });
+  }
   std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) override;
   std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) override;
   void put_ip_info(const std::vector<IpInfo>& rows) override;
@@ -359,6 +426,7 @@ class SqliteStore final : public Store {
           continue;
         }
         detail::exec_sql(db_.get(), std::string(schema::kMigrations[static_cast<std::size_t>(i)]));
+        if (i + 1 == kRollupVersion) backfill_rollup();
         detail::exec_sql(db_.get(), "PRAGMA user_version=" + std::to_string(i + 1));
         detail::exec_sql(db_.get(), "COMMIT");
       } catch (...) {
@@ -368,8 +436,31 @@ class SqliteStore final : public Store {
     }
   }
 
+  // Rolls up every stored record, when migrating to the schema that has rollups.
+  void backfill_rollup() {
+    Stmt reports(db_.get(), "SELECT id, first_record, first_record + record_count - 1 FROM report "
+                            "WHERE record_count > 0 ORDER BY id");
+    RecordReader reader(db_.get());
+    Stmt said(db_.get(), "UPDATE report SET evaluated_pass=?2, quarantined=?3, rejected=?4 WHERE id=?1");
+    while (reports.step()) {
+      model::ReportMeta meta = load_meta(reports.i64(0));
+      Said tally;
+      reader.read(reports.i64(1), reports.i64(2), [&](const model::Record& rec) {
+        rollup_.add(meta, rec);
+        tally.add(rec);
+      });
+      said.bind(1, reports.i64(0)).bind(2, static_cast<int64_t>(tally.pass))
+          .bind(3, static_cast<int64_t>(tally.quarantined)).bind(4, static_cast<int64_t>(tally.rejected));
+      said.exec();
+    }
+    rollup_.forget_cache();
+  }
+
   std::unique_ptr<sqlite3, detail::DbDeleter> db_;
   RecordWriter records_{nullptr};
+  RollupWriter rollup_{nullptr};
+  model::ReportMeta report_meta_;  // as begin_report saw it
+  Said said_;                      // what the reporter said of the current report's messages
   std::set<const Stmt*> prepared_;
   Stmt has_message_, insert_message_, insert_report_,
       update_report_, insert_error_, insert_source_, insert_reject_, update_message_, find_report_, load_meta_, load_errors_,
@@ -455,25 +546,17 @@ std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {
 // Records come in report order; each report's records are one id range, so
 // its DKIM, SPF and override rows are read with one range scan per table and
 // merged, rather than looked up record by record.
-void SqliteStore::for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) {
-  // The domain test is spelled out when there is one, so that SQLite can use
-  // report_domain_begin ("?1 IS NULL OR ..." would make it scan every report).
-  Stmt reports(db_.get(),
-               std::string("SELECT id, first_record, first_record + record_count - 1 FROM report WHERE ") +
-                   (f.domain ? "policy_domain=?1" : "?1 IS NULL") +
-                   " AND (?2 IS NULL OR end_ts>=?2) AND (?3 IS NULL OR begin_ts<?3) AND record_count > 0 "
-                   "ORDER BY begin_ts, org_name, report_id, id");
-  bind_filter(reports, f);
-  Stmt records(db_.get(),
-               "SELECT id, source_ip, source_ip_raw, count, disposition, dkim_eval, spf_eval, envelope_to, "
-               "envelope_from, header_from, ip FROM record WHERE id BETWEEN ?1 AND ?2 ORDER BY id");
-  Stmt dkim(db_.get(), "SELECT record_id, domain, selector, result, human_result FROM dkim_result "
-                       "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
-  Stmt spf(db_.get(), "SELECT record_id, domain, scope, result, human_result FROM spf_result "
-                      "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
-  Stmt reasons(db_.get(), "SELECT record_id, type, comment FROM override_reason "
-                          "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq");
+RecordReader::RecordReader(sqlite3* db)
+    : records_(db, "SELECT id, source_ip, source_ip_raw, count, disposition, dkim_eval, spf_eval, envelope_to, "
+                   "envelope_from, header_from, ip FROM record WHERE id BETWEEN ?1 AND ?2 ORDER BY id"),
+      dkim_(db, "SELECT record_id, domain, selector, result, human_result FROM dkim_result "
+                "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq"),
+      spf_(db, "SELECT record_id, domain, scope, result, human_result FROM spf_result "
+               "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq"),
+      reasons_(db, "SELECT record_id, type, comment FROM override_reason "
+                   "WHERE record_id BETWEEN ?1 AND ?2 ORDER BY record_id, seq") {}
 
+void RecordReader::read(int64_t first, int64_t last, const std::function<void(const model::Record&)>& fn) {
   // Steps `q` (already positioned on a row, or done) while its record_id is
   // `id`, filling `items` slot by slot: the slots' strings keep their
   // capacity from record to record, so reading allocates little.
@@ -487,54 +570,69 @@ void SqliteStore::for_each_record(const ReportFilter& f, const std::function<voi
     }
     items.resize(n);
   };
-
-  model::Record rec;
-  while (reports.step()) {
-    int64_t rid = reports.i64(0), first = reports.i64(1), last = reports.i64(2);
-    model::ReportMeta meta = load_meta(rid);
-    for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->bind(1, first).bind(2, last);
-    bool more_dkim = dkim.step(), more_spf = spf.step(), more_reasons = reasons.step();
-    while (records.step()) {
-      int64_t id = records.i64(0);
-      rec.source_ip.reset();
-      if (auto ip = records.blob(10); ip.size() == 16) {
-        // The stored 16 bytes, not the text: no parsing per row.
-        model::IpAddress a;
-        std::copy(ip.begin(), ip.end(), a.bytes.begin());
-        static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-        // "::ffff:192.0.2.1" written as IPv6 has the same bytes; its text says which.
-        a.v4 = std::equal(std::begin(kMapped), std::end(kMapped), a.bytes.begin()) &&
-               records.view(1).find(':') == std::string_view::npos;
-        rec.source_ip = a;
-      }
-      rec.source_ip_text.assign(records.view(records.is_null(2) ? 1 : 2));
-      rec.count = static_cast<uint64_t>(records.i64(3));
-      rec.disposition.assign(records.view(4));
-      rec.dkim.assign(records.view(5));
-      rec.spf.assign(records.view(6));
-      rec.envelope_to.assign(records.view(7));
-      rec.envelope_from.assign(records.view(8));
-      rec.header_from.assign(records.view(9));
-      rec.has_extensions = false;
-      merge(dkim, more_dkim, id, rec.dkim_results, [](Stmt& q, model::DkimResult& d) {
-        d.domain.assign(q.view(1));
-        d.selector.assign(q.view(2));
-        d.result.assign(q.view(3));
-        d.human_result.assign(q.view(4));
-      });
-      merge(spf, more_spf, id, rec.spf_results, [](Stmt& q, model::SpfResult& f) {
-        f.domain.assign(q.view(1));
-        f.scope.assign(q.view(2));
-        f.result.assign(q.view(3));
-        f.human_result.assign(q.view(4));
-      });
-      merge(reasons, more_reasons, id, rec.reasons, [](Stmt& q, model::OverrideReason& o) {
-        o.type.assign(q.view(1));
-        o.comment.assign(q.view(2));
-      });
-      fn(ExportRow{&meta, &rec});
+  Stmt& records = records_;
+  Stmt& dkim = dkim_;
+  Stmt& spf = spf_;
+  Stmt& reasons = reasons_;
+  model::Record& rec = rec_;
+  for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->bind(1, first).bind(2, last);
+  bool more_dkim = dkim.step(), more_spf = spf.step(), more_reasons = reasons.step();
+  while (records.step()) {
+    int64_t id = records.i64(0);
+    rec.source_ip.reset();
+    if (auto ip = records.blob(10); ip.size() == 16) {
+      // The stored 16 bytes, not the text: no parsing per row.
+      model::IpAddress a;
+      std::copy(ip.begin(), ip.end(), a.bytes.begin());
+      static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      // "::ffff:192.0.2.1" written as IPv6 has the same bytes; its text says which.
+      a.v4 = std::equal(std::begin(kMapped), std::end(kMapped), a.bytes.begin()) &&
+             records.view(1).find(':') == std::string_view::npos;
+      rec.source_ip = a;
     }
-    for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->reset();
+    rec.source_ip_text.assign(records.view(records.is_null(2) ? 1 : 2));
+    rec.count = static_cast<uint64_t>(records.i64(3));
+    rec.disposition.assign(records.view(4));
+    rec.dkim.assign(records.view(5));
+    rec.spf.assign(records.view(6));
+    rec.envelope_to.assign(records.view(7));
+    rec.envelope_from.assign(records.view(8));
+    rec.header_from.assign(records.view(9));
+    rec.has_extensions = false;
+    merge(dkim, more_dkim, id, rec.dkim_results, [](Stmt& q, model::DkimResult& d) {
+      d.domain.assign(q.view(1));
+      d.selector.assign(q.view(2));
+      d.result.assign(q.view(3));
+      d.human_result.assign(q.view(4));
+    });
+    merge(spf, more_spf, id, rec.spf_results, [](Stmt& q, model::SpfResult& f) {
+      f.domain.assign(q.view(1));
+      f.scope.assign(q.view(2));
+      f.result.assign(q.view(3));
+      f.human_result.assign(q.view(4));
+    });
+    merge(reasons, more_reasons, id, rec.reasons, [](Stmt& q, model::OverrideReason& o) {
+      o.type.assign(q.view(1));
+      o.comment.assign(q.view(2));
+    });
+    fn(rec);
+  }
+  for (Stmt* q : {&records, &dkim, &spf, &reasons}) q->reset();
+}
+
+void SqliteStore::for_each_record(const ReportFilter& f, const std::function<void(const ExportRow&)>& fn) {
+  // The domain test is spelled out when there is one, so that SQLite can use
+  // report_domain_begin ("?1 IS NULL OR ..." would make it scan every report).
+  Stmt reports(db_.get(),
+               std::string("SELECT id, first_record, first_record + record_count - 1 FROM report WHERE ") +
+                   (f.domain ? "policy_domain=?1" : "?1 IS NULL") +
+                   " AND (?2 IS NULL OR end_ts>=?2) AND (?3 IS NULL OR begin_ts<?3) AND record_count > 0 "
+                   "ORDER BY begin_ts, org_name, report_id, id");
+  bind_filter(reports, f);
+  RecordReader reader(db_.get());
+  while (reports.step()) {
+    model::ReportMeta meta = load_meta(reports.i64(0));
+    reader.read(reports.i64(1), reports.i64(2), [&](const model::Record& rec) { fn(ExportRow{&meta, &rec}); });
   }
 }
 

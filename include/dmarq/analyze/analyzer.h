@@ -49,20 +49,46 @@ struct RecordView {
   const store::IpInfo* source = nullptr;  // what `dmarq enrich` found, when it ran
 };
 
+// The reports a view of `domain` over a period counts (those with records
+// whose days reach into it), and the policy of the latest.
+struct ReportsSeen {
+  uint64_t reports = 0;
+  std::string p, sp;
+};
+
 class Analyzer {
  public:
   Analyzer(store::Store& store, const Senders& senders) : store_(store), senders_(senders) {}
   // Calls `fn` for every record of `domain`'s reports (every domain's when it
   // is empty) that has messages in `period`, in report order.
   void for_each(const std::string& domain, const Period& period, const std::function<void(const RecordView&)>& fn);
+  // The same sums from the store's rollups (store.h): `fn` sees each fact
+  // once, with its messages per day of the period added up over every
+  // report. A fact's view has no reporter (meta->org_name is empty) and its
+  // meta's begin and end are whole days; every sum the views make of
+  // messages and days equals that of for_each.
+  void for_each_fact(const std::string& domain, const Period& period,
+                     const std::function<void(const RecordView&)>& fn);
+  ReportsSeen reports_seen(const std::string& domain, const Period& period);
+  // The reports of `domain` with records whose days reach into `period`, in
+  // the records' order.
+  std::vector<store::ReportSummary> reports_in(const std::string& domain, const Period& period);
   const Senders& senders() const { return senders_; }
 
  private:
+  void emit(const model::ReportMeta& meta, const model::Record& rec, std::span<const DayShare> days,
+            const std::function<void(const RecordView&)>& fn);
+
   store::Store& store_;
   const Senders& senders_;
   OrgDomains org_;
+  SourceFacts facts_;
   std::optional<std::map<std::string, store::IpInfo>> ip_info_;  // loaded on first use
 };
+
+// Which of the two the views read: every record, or the rollups (faster;
+// no reporter per source, and first/last seen in whole days).
+enum class Via { records, rollup };
 
 // --- sources ---------------------------------------------------------------
 
@@ -140,7 +166,8 @@ struct Readiness {
 // record), and the reporters' own SPF result is used instead.
 using SpfPredictor = std::function<std::optional<bool>(const model::IpAddress& ip, const std::string& domain)>;
 
-Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {});
+Readiness readiness(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {},
+                    Via via = Via::rollup);
 
 class ReadinessView {
  public:
@@ -148,6 +175,9 @@ class ReadinessView {
   ~ReadinessView();
   ReadinessView(ReadinessView&&) noexcept;
   void add(const RecordView& v);
+  // The report count and policy from the report table, for views fed with
+  // facts (which know no report).
+  void use_reports(const ReportsSeen& seen);
   Readiness finish();
 
  private:
@@ -165,7 +195,7 @@ struct TrendDay {
   uint64_t fail_known = 0, fail_unknown = 0;
 };
 // One entry per day of the period, including days without data.
-std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period);
+std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period& period, Via via = Via::rollup);
 
 class TrendView {
  public:
@@ -181,14 +211,25 @@ class TrendView {
 // --- overview --------------------------------------------------------------
 
 // Everything `dmarq html` shows of one domain, from one pass over its records.
+// One reporting organisation: its reports that reach into the period, whole.
+struct ReporterRow {
+  std::string org_name;
+  uint64_t reports = 0, records = 0, messages = 0;
+  uint64_t evaluated_pass = 0, quarantined = 0, rejected = 0;  // as the reporter itself judged
+  int64_t first_begin = 0, last_end = 0;
+};
+// By messages, then name.
+std::vector<ReporterRow> reporters(Analyzer& a, const std::string& domain, const Period& period);
+
 struct Overview {
   Readiness readiness;
   std::vector<TrendDay> trend;
-  std::vector<SourceRow> sources;    // by ip
-  std::vector<SourceRow> reporters;  // by reporter
-  uint64_t unknown_sources = 0;      // distinct unknown source addresses
+  std::vector<SourceRow> sources;  // by ip
+  std::vector<ReporterRow> reporters;
+  uint64_t unknown_sources = 0;  // distinct unknown source addresses
 };
-Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {});
+Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {},
+                  Via via = Via::rollup);
 
 // --- senders ---------------------------------------------------------------
 

@@ -30,4 +30,15 @@ struct DayShare {
 // spread over the clamped range.
 std::vector<DayShare> split_days(int64_t begin, int64_t end, uint64_t count, int max_days = 366);
 
+// split_days with the default limit into `out` (cleared first), without
+// allocating for the common report that covers one UTC day. The analyzer
+// and the rollups both count through here, so they agree to the message.
+void day_shares(int64_t begin, int64_t end, uint64_t count, std::vector<DayShare>& out);
+
+// The first and last UTC midnights that day_shares gives entries for.
+struct DayRange {
+  int64_t first = 0, last = 0;
+};
+DayRange report_days(int64_t begin, int64_t end);
+
 }  // namespace dmarq::analyze

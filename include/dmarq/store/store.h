@@ -19,10 +19,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "dmarq/analyze/days.h"
 #include "dmarq/model/aggregate.h"
 #include "dmarq/model/feedback.h"
 #include "dmarq/model/issue.h"
@@ -71,10 +73,13 @@ struct ReportFilter {
 
 struct ReportSummary {
   int64_t id = 0;
-  std::string org_name, report_id, policy_domain, p;
+  std::string org_name, report_id, policy_domain, p, sp;
   int64_t begin = 0, end = 0;
   uint64_t records = 0, messages = 0;
   uint64_t copies = 0;  // e-mails/files that carried it
+  // Messages the reporter's own policy_evaluated passed (aligned DKIM or
+  // SPF), quarantined and rejected.
+  uint64_t evaluated_pass = 0, quarantined = 0, rejected = 0;
 };
 
 struct SourceLink {  // one (origin, part) that carried a report
@@ -155,6 +160,12 @@ class Store {
   virtual std::vector<SourceLink> list_sources() = 0;
   virtual std::optional<ReportStats> report_stats(int64_t report) = 0;
   virtual void for_each_record(const ReportFilter& filter, const std::function<void(const ExportRow&)>& fn) = 0;
+  // The rollups (schema 004): every fact of `domain` (exact, normalized name)
+  // with messages in [since, until), once, with its messages per UTC day
+  // summed over every report. ExportRow's meta has the fact's policy, no
+  // reporter, and begin/end over its first to last day.
+  virtual void for_each_fact(const std::string& domain, int64_t since, int64_t until,
+                             const std::function<void(const ExportRow&, std::span<const analyze::DayShare>)>& fn) = 0;
   // Feedback and bounces seen (arrival date, else ingest time) at or after `since`.
   virtual std::vector<StoredFeedback> list_feedback(std::optional<int64_t> since) = 0;
   virtual std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) = 0;
