@@ -158,8 +158,8 @@ struct SourcesView::Groups {
   std::unordered_map<std::string, Group> map;
 };
 
-SourcesView::SourcesView(GroupBy by, bool unknown_only)
-    : by_(by), unknown_only_(unknown_only), groups_(std::make_unique<Groups>()) {}
+SourcesView::SourcesView(GroupBy by, bool unknown_only, bool sets)
+    : by_(by), unknown_only_(unknown_only), sets_(sets), groups_(std::make_unique<Groups>()) {}
 SourcesView::~SourcesView() = default;
 SourcesView::SourcesView(SourcesView&&) noexcept = default;
 
@@ -204,17 +204,19 @@ void SourcesView::add(const RecordView& v) {
   if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
   else if (rec.disposition == "reject") r.disposition_reject += v.messages;
   else r.disposition_none += v.messages;
-  r.ips.insert(source_key(rec));
   r.header_from.insert(v.header_from);
-  if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
-  for (const auto& d : rec.dkim_results) {
-    if (!d.domain.empty()) r.dkim_domains.insert(normalize_domain(d.domain));
-    if (!d.selector.empty()) r.dkim_selectors.insert(d.selector);
-    r.dkim_results.insert(d.result.empty() ? "none" : d.result);
+  if (sets_) {
+    r.ips.insert(source_key(rec));
+    if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
+    for (const auto& d : rec.dkim_results) {
+      if (!d.domain.empty()) r.dkim_domains.insert(normalize_domain(d.domain));
+      if (!d.selector.empty()) r.dkim_selectors.insert(d.selector);
+      r.dkim_results.insert(d.result.empty() ? "none" : d.result);
+    }
+    if (rec.dkim_results.empty()) r.dkim_results.insert("none");
+    r.spf_results.insert(e.spf_result);
+    r.reporters.insert(v.meta->org_name);
   }
-  if (rec.dkim_results.empty()) r.dkim_results.insert("none");
-  r.spf_results.insert(e.spf_result);
-  r.reporters.insert(v.meta->org_name);
   r.first_seen = std::min(r.first_seen, v.meta->begin);
   r.last_seen = std::max(r.last_seen, v.meta->end);
   if (v.match) {
@@ -356,8 +358,8 @@ Readiness readiness(Analyzer& a, const std::string& domain, const Period& period
   if (via == Via::records) {
     a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
   } else {
-    a.for_each_fact(domain, period, [&](const RecordView& v) { view.add(v); });
     view.use_reports(a.reports_seen(domain, period));
+    a.for_each_fact(domain, period, [&](const RecordView& v) { view.add(v); });
   }
   return view.finish();
 }
@@ -376,7 +378,7 @@ void ReadinessView::add(const RecordView& v) {
   auto& unlisted = s_->unlisted;
   const Evaluation& e = *v.eval;
   uint64_t n = v.messages;
-  reports.insert(v.meta->org_name + '\0' + v.meta->report_id);
+  if (!s_->reports_seen) reports.insert(v.meta->org_name + '\0' + v.meta->report_id);
   if (v.meta->begin >= latest) {
     latest = v.meta->begin;
     out.p = v.meta->policy.p;
@@ -515,7 +517,7 @@ std::vector<ReporterRow> reporters(Analyzer& a, const std::string& domain, const
 Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf, Via via) {
   ReadinessView ready(domain, period, spf);
   TrendView trend(period);
-  SourcesView by_ip(GroupBy::ip, false);
+  SourcesView by_ip(GroupBy::ip, false, via == Via::records);
   auto add = [&](const RecordView& v) {
     ready.add(v);
     trend.add(v);
@@ -524,8 +526,8 @@ Overview overview(Analyzer& a, const std::string& domain, const Period& period, 
   if (via == Via::records) {
     a.for_each(domain, period, add);
   } else {
-    a.for_each_fact(domain, period, add);
     ready.use_reports(a.reports_seen(domain, period));
+    a.for_each_fact(domain, period, add);
   }
   Overview out{ready.finish(), trend.finish(), by_ip.finish(), reporters(a, domain, period), 0};
   std::set<std::string_view> unknown;

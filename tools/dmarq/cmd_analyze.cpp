@@ -282,7 +282,9 @@ int run_readiness(const Globals& g, const ReadinessOptions& o) {
   // engine), once per address and MAIL FROM domain.
   auto dns = make_dns(g, o.dns, false);
   if (!dns) return kUsage;
-  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period, spf_predictor(*dns));
+  // Offline, no address can be evaluated: no predictor, the reporters' results.
+  auto r = analyze::readiness(*ctx->analyzer, o.domain, *period,
+                              o.dns.offline ? analyze::SpfPredictor{} : spf_predictor(*dns));
   int code = o.fail_if_not_ready && !r.ready() ? kNotReady : kOk;
 
   if (o.format == "json") {

@@ -114,7 +114,7 @@ int run_html(const Globals& g, const HtmlOptions& o) {
   report.period = *period;
   report.top_sources = o.top;
   report.alignment_method = std::string(analyze::OrgDomains::method());
-  auto predict = spf_predictor(*dns);
+  auto predict = o.dns.offline ? analyze::SpfPredictor{} : spf_predictor(*dns);
   for (const auto& d : domains) report.domains.push_back(analyze::overview(*ctx->analyzer, d, *period, predict));
   report.feedback = feedback_of(*ctx->db, *period);
 
