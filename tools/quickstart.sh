@@ -37,3 +37,9 @@ echo
 echo "== dmarq --db $db --config samples/dmarq.toml readiness --offline --domain afspraakmanager.be --since 2026-10-01 --until 2026-10-31"
 build/tools/dmarq/dmarq --db "$db" --config samples/dmarq.toml readiness --offline --domain afspraakmanager.be \
   --since 2026-10-01 --until 2026-10-31
+echo
+# The same findings as one self-contained page (open it in a browser).
+echo "== dmarq --db $db --config samples/dmarq.toml html --offline --since 2026-10-01 --until 2026-10-31 -o dmarq-samples.html"
+build/tools/dmarq/dmarq --db "$db" --config samples/dmarq.toml html --offline --since 2026-10-01 --until 2026-10-31 \
+  -o "$PWD/dmarq-samples.html"
+echo "wrote $PWD/dmarq-samples.html"
