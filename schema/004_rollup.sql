@@ -15,8 +15,8 @@ CREATE TABLE rollup_domain (
 CREATE TABLE rollup_fact (
   id        INTEGER PRIMARY KEY,
   domain_id INTEGER NOT NULL REFERENCES rollup_domain(id),
-  digest    BLOB    NOT NULL UNIQUE,  -- first 16 bytes of SHA-256(domain || fact)
-  fact      BLOB    NOT NULL          -- length-prefixed fields (store/rollup.cpp)
+  digest    BLOB    NOT NULL UNIQUE,  -- XXH3-128 of the fact, seeded with domain_id
+  fact      BLOB    NOT NULL          -- varint-length-prefixed fields (store/rollup.cpp)
 );
 
 -- Keyed by domain and day first: a report's rows land next to each other

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
-  libboost-dev libssl-dev libc-ares-dev
+  libboost-dev libssl-dev libc-ares-dev libxxhash-dev
   catch2 sqlite3 python3 openssl time
   dovecot-imapd nsd locales chromium chromium-driver
   clang-14 libclang-rt-14-dev

@@ -1,9 +1,11 @@
 #include "rollup.h"
 
-#include <openssl/evp.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <charconv>
+#include <map>
+#include <tuple>
 
 #include "dmarq/model/ip.h"
 #include "dmarq/store/store.h"
@@ -11,20 +13,18 @@
 namespace dmarq::store {
 namespace {
 
-void put(std::string& out, std::string_view s) {
-  char len[24];
-  auto [end, ec] = std::to_chars(len, len + sizeof len, s.size());
-  (void)ec;
-  out.append(len, end);
-  out.push_back(':');
-  out.append(s);
+// Lengths and counts as LEB128 varints: one byte below 128.
+void put_size(std::string& out, std::size_t n) {
+  do {
+    unsigned char b = n & 0x7f;
+    n >>= 7;
+    out.push_back(static_cast<char>(n ? b | 0x80 : b));
+  } while (n);
 }
 
-void put(std::string& out, std::size_t n) {
-  char text[24];
-  auto [end, ec] = std::to_chars(text, text + sizeof text, n);
-  (void)ec;
-  put(out, std::string_view(text, static_cast<std::size_t>(end - text)));
+void put(std::string& out, std::string_view s) {
+  put_size(out, s.size());
+  out.append(s);
 }
 
 // Reads one field; false when the bytes end early or are not a field.
@@ -32,130 +32,134 @@ struct Reader {
   std::string_view in;
   bool ok = true;
 
+  std::size_t size() {
+    std::size_t n = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in.empty()) break;
+      auto b = static_cast<unsigned char>(in.front());
+      in.remove_prefix(1);
+      n |= static_cast<std::size_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return n;
+    }
+    ok = false;
+    in = {};
+    return 0;
+  }
   std::string_view field() {
-    std::size_t len = 0;
-    auto [p, ec] = std::from_chars(in.data(), in.data() + in.size(), len);
-    std::size_t used = static_cast<std::size_t>(p - in.data());
-    if (ec != std::errc{} || used >= in.size() || in[used] != ':' || in.size() - used - 1 < len) {
+    std::size_t len = size();
+    if (!ok || len > in.size()) {
       ok = false;
       in = {};
       return {};
     }
-    std::string_view v = in.substr(used + 1, len);
-    in.remove_prefix(used + 1 + len);
+    std::string_view v = in.substr(0, len);
+    in.remove_prefix(len);
     return v;
   }
   void get(std::string& s) { s.assign(field()); }
-  std::size_t count(std::size_t limit) {
-    std::string_view f = field();
-    std::size_t n = 0;
-    auto [p, ec] = std::from_chars(f.data(), f.data() + f.size(), n);
-    if (ec != std::errc{} || p != f.data() + f.size() || n > limit) ok = false;
+  std::size_t count() {
+    std::size_t n = size();
+    if (n > in.size()) ok = false;  // every item takes at least one byte
     return ok ? n : 0;
   }
 };
 
-std::array<unsigned char, 16> digest_of(std::string_view domain, std::string_view fact) {
-  unsigned char full[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  if (!ctx) throw StoreError("out of memory for a digest");
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, domain.data(), domain.size());
-  EVP_DigestUpdate(ctx, "\0", 1);
-  EVP_DigestUpdate(ctx, fact.data(), fact.size());
-  EVP_DigestFinal_ex(ctx, full, &len);
-  EVP_MD_CTX_free(ctx);
-  std::array<unsigned char, 16> out{};
-  std::copy_n(full, out.size(), out.begin());
-  return out;
-}
-
 }  // namespace
 
+// Only what the views read: no human_result, envelope_to, fo, testing or
+// discovery method, which would only split facts that count alike.
 void encode_fact(const model::PolicyPublished& pol, const model::Record& r, std::string& out) {
   out.clear();
-  for (const std::string* s : {&pol.adkim, &pol.aspf, &pol.p, &pol.sp, &pol.np, &pol.fo, &pol.testing,
-                               &pol.discovery_method})
-    put(out, *s);
+  for (const std::string* s : {&pol.adkim, &pol.aspf, &pol.p, &pol.sp, &pol.np}) put(out, *s);
   put(out, pol.pct ? std::to_string(*pol.pct) : std::string("-"));
-  for (const std::string* s : {&r.source_ip_text, &r.disposition, &r.dkim, &r.spf, &r.envelope_to,
-                               &r.envelope_from, &r.header_from})
+  for (const std::string* s : {&r.source_ip_text, &r.disposition, &r.dkim, &r.spf, &r.envelope_from, &r.header_from})
     put(out, *s);
-  put(out, r.reasons.size());
+  put_size(out, r.reasons.size());
   for (const auto& o : r.reasons) {
     put(out, o.type);
     put(out, o.comment);
   }
-  put(out, r.dkim_results.size());
+  put_size(out, r.dkim_results.size());
   for (const auto& d : r.dkim_results) {
     put(out, d.domain);
     put(out, d.selector);
     put(out, d.result);
-    put(out, d.human_result);
   }
-  put(out, r.spf_results.size());
+  put_size(out, r.spf_results.size());
   for (const auto& s : r.spf_results) {
     put(out, s.domain);
     put(out, s.scope);
     put(out, s.result);
-    put(out, s.human_result);
   }
 }
 
 bool decode_fact(std::string_view bytes, model::PolicyPublished& pol, model::Record& r) {
   Reader in{bytes};
-  for (std::string* s : {&pol.adkim, &pol.aspf, &pol.p, &pol.sp, &pol.np, &pol.fo, &pol.testing,
-                         &pol.discovery_method})
-    in.get(*s);
+  for (std::string* s : {&pol.adkim, &pol.aspf, &pol.p, &pol.sp, &pol.np}) in.get(*s);
   std::string_view pct = in.field();
   pol.pct.reset();
-  if (pct != "-") {
+  if (in.ok && pct != "-") {
     int64_t v = 0;
     auto [p, ec] = std::from_chars(pct.data(), pct.data() + pct.size(), v);
     if (ec != std::errc{} || p != pct.data() + pct.size()) return false;
     pol.pct = v;
   }
-  for (std::string* s : {&r.source_ip_text, &r.disposition, &r.dkim, &r.spf, &r.envelope_to, &r.envelope_from,
-                         &r.header_from})
+  for (std::string* s : {&r.source_ip_text, &r.disposition, &r.dkim, &r.spf, &r.envelope_from, &r.header_from})
     in.get(*s);
   r.source_ip = model::parse_ip(r.source_ip_text);
   r.count = 0;
+  r.envelope_to.clear();
   r.has_extensions = false;
-  // No list can be longer than the fact has bytes.
-  r.reasons.resize(in.count(bytes.size()));
+  r.reasons.resize(in.count());
   for (auto& o : r.reasons) {
     in.get(o.type);
     in.get(o.comment);
   }
-  r.dkim_results.resize(in.count(bytes.size()));
+  r.dkim_results.resize(in.count());
   for (auto& d : r.dkim_results) {
     in.get(d.domain);
     in.get(d.selector);
     in.get(d.result);
-    in.get(d.human_result);
+    d.human_result.clear();
   }
-  r.spf_results.resize(in.count(bytes.size()));
+  r.spf_results.resize(in.count());
   for (auto& s : r.spf_results) {
     in.get(s.domain);
     in.get(s.scope);
     in.get(s.result);
-    in.get(s.human_result);
+    s.human_result.clear();
   }
   return in.ok && in.in.empty();
 }
 
 // --- writing ---------------------------------------------------------------
 
+namespace {
+
+// XXH3-128 seeded with the domain's id: the same fact under two domains is
+// two facts. Random inputs collide with odds of about 2^-128 per pair.
+std::array<unsigned char, 16> digest_of(const std::string& fact, int64_t domain) {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical,
+                           XXH3_128bits_withSeed(fact.data(), fact.size(), static_cast<XXH64_hash_t>(domain)));
+  std::array<unsigned char, 16> digest;
+  std::copy_n(canonical.digest, digest.size(), digest.begin());
+  return digest;
+}
+
+}  // namespace
+
 void RollupWriter::forget_cache() {
-  facts_.clear();
+  ids_.clear();
   domains_.clear();
+  pending_.clear();
+  facts_used_ = 0;
 }
 
 int64_t RollupWriter::domain_id(const std::string& name) {
   if (auto it = domains_.find(name); it != domains_.end()) return it->second;
   if (!insert_domain_) {
-    insert_domain_ = detail::Stmt(db_, "INSERT INTO rollup_domain(name) VALUES (?1) ON CONFLICT DO NOTHING");
+    insert_domain_ = detail::Stmt(db_, "INSERT OR IGNORE INTO rollup_domain(name) VALUES (?1)");
     find_domain_ = detail::Stmt(db_, "SELECT id FROM rollup_domain WHERE name=?1");
   }
   insert_domain_.bind(1, name).exec();
@@ -166,51 +170,120 @@ int64_t RollupWriter::domain_id(const std::string& name) {
   return domains_[name] = id;
 }
 
-int64_t RollupWriter::fact_id(int64_t domain, const std::string& fact) {
-  // The digest covers the domain's id too: the same fact under two domains is two facts.
-  const std::string key = std::to_string(domain);
-  const auto digest = digest_of(key, fact);
-  if (auto it = facts_.find(digest); it != facts_.end()) return it->second;
-  if (!find_fact_) {
-    find_fact_ = detail::Stmt(db_, "SELECT id FROM rollup_fact WHERE digest=?1");
-    insert_fact_ = detail::Stmt(db_, "INSERT INTO rollup_fact(domain_id, digest, fact) VALUES (?1,?2,?3)");
+detail::Stmt& RollupWriter::statement(std::map<std::size_t, detail::Stmt>& cache, std::size_t rows,
+                                      const std::string& head, const char* row, const char* tail) {
+  if (auto it = cache.find(rows); it != cache.end()) return it->second;
+  std::string sql = head;
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (i) sql += ',';
+    sql += row;
   }
-  int64_t id = 0;
-  find_fact_.bind_blob(1, digest.data(), static_cast<int>(digest.size()));
-  if (find_fact_.step()) {
-    id = find_fact_.i64(0);
-    find_fact_.reset();
-  } else {
-    find_fact_.reset();
-    insert_fact_.bind(1, domain)
-        .bind_blob(2, digest.data(), static_cast<int>(digest.size()))
-        .bind_blob(3, fact.data(), static_cast<int>(fact.size()));
-    insert_fact_.exec();
-    id = sqlite3_last_insert_rowid(db_);
-  }
-  if (facts_.size() >= kCacheFacts) facts_.clear();
-  facts_[digest] = id;
-  return id;
+  sql += tail;
+  return cache.emplace(rows, detail::Stmt(db_, sql)).first->second;
 }
 
 void RollupWriter::add(const model::ReportMeta& meta, const model::Record& record, int sign) {
   encode_fact(meta.policy, record, fact_);
   const int64_t domain = domain_id(meta.policy.domain);
-  const int64_t fact = fact_id(domain, fact_);
+  const Digest digest = digest_of(fact_, domain);
   analyze::day_shares(meta.begin, meta.end, record.count, days_);
-  if (!add_day_) {
-    add_day_ = detail::Stmt(db_,
-                            "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES (?1,?2,?3,1,?4) "
-                            "ON CONFLICT DO UPDATE SET records=records+1, messages=messages+excluded.messages");
+  if (sign < 0) {
+    flush();
+    take_back(domain, digest, fact_);
+    return;
+  }
+  if (facts_used_ == facts_text_.size()) facts_text_.emplace_back();
+  facts_text_[facts_used_].assign(fact_);
+  for (const auto& d : days_) pending_.push_back({digest, domain, d.day, d.count, facts_used_});
+  ++facts_used_;
+  if (pending_.size() >= kBatch) flush();
+}
+
+void RollupWriter::flush() {
+  if (pending_.empty()) return;
+  if (ids_.size() >= kCacheFacts) ids_.clear();  // bounded; before anything below relies on it
+  // 1. Ids of the facts the cache does not know: insert those that are new
+  //    (one statement), then read every one's id (another).
+  std::vector<const Pending*> unknown;
+  for (const auto& p : pending_)
+    if (!ids_.count(p.digest) &&
+        std::none_of(unknown.begin(), unknown.end(), [&](const Pending* u) { return u->digest == p.digest; }))
+      unknown.push_back(&p);
+  if (!unknown.empty()) {
+    auto& insert = statement(insert_facts_, unknown.size(),
+                             "INSERT OR IGNORE INTO rollup_fact(domain_id, digest, fact) VALUES ", "(?,?,?)", "");
+    int i = 0;
+    for (const Pending* u : unknown) {
+      const std::string& text = facts_text_[u->fact];
+      insert.bind(i + 1, u->domain)
+          .bind_blob(i + 2, u->digest.data(), static_cast<int>(u->digest.size()))
+          .bind_blob(i + 3, text.data(), static_cast<int>(text.size()));
+      i += 3;
+    }
+    insert.exec();
+    auto& find = statement(find_facts_, unknown.size(), "SELECT id, digest FROM rollup_fact WHERE digest IN (", "?",
+                           ")");
+    i = 1;
+    for (const Pending* u : unknown) {
+      find.bind_blob(i, u->digest.data(), static_cast<int>(u->digest.size()));
+      ++i;
+    }
+    std::size_t found = 0;
+    while (find.step()) {
+      auto blob = find.blob(1);
+      Digest d{};
+      if (blob.size() != d.size()) continue;
+      std::copy(blob.begin(), blob.end(), d.begin());
+      ids_[d] = find.i64(0);
+      ++found;
+    }
+    find.reset();
+    if (found != unknown.size()) throw StoreError("rollup: fact rows missing after insert");
+  }
+  // 2. The days, summed within the batch first: one row per key.
+  struct Key {
+    int64_t domain, day, fact;
+    bool operator<(const Key& o) const {
+      return std::tie(domain, day, fact) < std::tie(o.domain, o.day, o.fact);
+    }
+  };
+  std::map<Key, std::pair<int64_t, uint64_t>> rows;
+  for (const auto& p : pending_) {
+    auto& r = rows[Key{p.domain, p.day, ids_.at(p.digest)}];
+    r.first += 1;
+    r.second += p.messages;
+  }
+  auto& add = statement(add_days_, rows.size(),
+                        "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES ", "(?,?,?,?,?)",
+                        " ON CONFLICT DO UPDATE SET records=records+excluded.records, "
+                        "messages=messages+excluded.messages");
+  int i = 0;
+  for (const auto& [k, v] : rows) {
+    add.bind(i + 1, k.domain).bind(i + 2, k.day).bind(i + 3, k.fact).bind(i + 4, v.first)
+        .bind(i + 5, static_cast<int64_t>(v.second));
+    i += 5;
+  }
+  add.exec();
+  pending_.clear();
+  facts_used_ = 0;
+}
+
+// The rare way back (a report's metadata changed after its records): row by row.
+void RollupWriter::take_back(int64_t domain, const Digest& digest, const std::string& fact) {
+  (void)fact;
+  if (!find_fact_) {
+    find_fact_ = detail::Stmt(db_, "SELECT id FROM rollup_fact WHERE digest=?1");
     sub_day_ = detail::Stmt(db_, "UPDATE rollup_day SET records=records-1, messages=messages-?4 "
                                  "WHERE domain_id=?1 AND day=?2 AND fact_id=?3");
     drop_day_ = detail::Stmt(db_, "DELETE FROM rollup_day WHERE domain_id=?1 AND day=?2 AND fact_id=?3 AND records<=0");
   }
+  find_fact_.bind_blob(1, digest.data(), static_cast<int>(digest.size()));
+  if (!find_fact_.step()) throw StoreError("rollup: taking back a fact that was never added");
+  const int64_t id = find_fact_.i64(0);
+  find_fact_.reset();
   for (const auto& d : days_) {
-    auto& q = sign > 0 ? add_day_ : sub_day_;
-    q.bind(1, domain).bind(2, d.day).bind(3, fact).bind(4, static_cast<int64_t>(d.count));
-    q.exec();
-    if (sign < 0) drop_day_.bind(1, domain).bind(2, d.day).bind(3, fact).exec();
+    sub_day_.bind(1, domain).bind(2, d.day).bind(3, id).bind(4, static_cast<int64_t>(d.count)).exec();
+    drop_day_.bind(1, domain).bind(2, d.day).bind(3, id).exec();
   }
 }
 

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -24,41 +25,65 @@
 
 namespace dmarq::store {
 
-// A fact as bytes: every field length-prefixed ("<len>:<bytes>"), so any
-// byte a report carries survives; decode_fact gives back the policy and the
-// record (count 0). Hand-written: a few lines, and faster than JSON for the
-// hundreds of thousands of facts a large view decodes.
+// A fact as bytes: every field prefixed with its length (a LEB128 varint),
+// so any byte a report carries survives; decode_fact gives back the policy
+// and the record (count 0; no human_result, envelope_to, fo, testing or
+// discovery method: no view reads them). Hand-written: a few lines, and
+// faster and smaller than JSON for the millions of facts a large database has.
 void encode_fact(const model::PolicyPublished& policy, const model::Record& record, std::string& out);
 bool decode_fact(std::string_view bytes, model::PolicyPublished& policy, model::Record& record);
 
+// Rows are buffered and written in multi-row statements of up to kBatch
+// (single-row statements inside the report's savepoint cost SQLite a
+// statement journal each, which once made ingest three times slower).
 class RollupWriter {
  public:
+  static constexpr std::size_t kBatch = 64;
+
   explicit RollupWriter(sqlite3* db) : db_(db) {}
   // Adds (sign +1) or takes back (sign -1) `record`'s messages under the
-  // report's policy, spread over the days of [begin, end].
+  // report's policy, spread over the days of [begin, end]. Additions are
+  // buffered; a take-back writes what is buffered first.
   void add(const model::ReportMeta& meta, const model::Record& record, int sign = 1);
+  // Writes what is buffered; before the report's savepoint is released.
+  void flush();
+  // After any rollback: drops the buffer and the cached ids (they may have
+  // been rolled back with the rows).
   void forget_cache();
 
  private:
-  int64_t domain_id(const std::string& name);
-  int64_t fact_id(int64_t domain, const std::string& fact);
-
-  sqlite3* db_;
-  detail::Stmt find_domain_, insert_domain_, find_fact_, insert_fact_, add_day_, sub_day_, drop_day_;
-  std::string fact_;
-  std::vector<analyze::DayShare> days_;
-  std::unordered_map<std::string, int64_t> domains_;
-  // Fact ids by digest, bounded (cleared when full): facts repeat day after
-  // day, so most records find theirs here without a lookup.
+  using Digest = std::array<unsigned char, 16>;
   struct DigestHash {
-    std::size_t operator()(const std::array<unsigned char, 16>& d) const {
+    std::size_t operator()(const Digest& d) const {
       std::size_t h;
-      static_assert(sizeof h <= 16);
+      static_assert(sizeof h <= sizeof(Digest));
       std::copy_n(d.begin(), sizeof h, reinterpret_cast<unsigned char*>(&h));
       return h;
     }
   };
-  std::unordered_map<std::array<unsigned char, 16>, int64_t, DigestHash> facts_;
+  struct Pending {
+    Digest digest;
+    int64_t domain = 0, day = 0;
+    uint64_t messages = 0;
+    std::size_t fact = 0;  // index into facts_text_ (the fact's bytes)
+  };
+  int64_t domain_id(const std::string& name);
+  detail::Stmt& statement(std::map<std::size_t, detail::Stmt>& cache, std::size_t rows, const std::string& head,
+                          const char* row, const char* tail);
+  void take_back(int64_t domain, const Digest& digest, const std::string& fact);
+
+  sqlite3* db_;
+  detail::Stmt find_domain_, insert_domain_, find_fact_, insert_fact_, sub_day_, drop_day_;
+  std::map<std::size_t, detail::Stmt> insert_facts_, find_facts_, add_days_;
+  std::string fact_;
+  std::vector<analyze::DayShare> days_;
+  std::vector<Pending> pending_;
+  std::vector<std::string> facts_text_;  // reused slots
+  std::size_t facts_used_ = 0;
+  std::unordered_map<std::string, int64_t> domains_;
+  // Fact ids by digest, bounded (cleared when full): facts repeat day after
+  // day, so most records find theirs here without a lookup.
+  std::unordered_map<Digest, int64_t, DigestHash> ids_;
   static constexpr std::size_t kCacheFacts = 100000;
 };
 

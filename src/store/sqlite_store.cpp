@@ -170,6 +170,7 @@ class SqliteStore final : public Store {
   bool end_report(const model::ReportMeta& m) override {
     if (!duplicate_) {
       records_.flush();
+      rollup_.flush();
       auto& q = stmt(update_report_,
                      "UPDATE report SET xml_namespace=?2, version=?3, org_name=?4, email=?5, extra_contact_info=?6, "
                      "report_id=?7, generator=?8, begin_ts=?9, end_ts=?10, policy_domain=?11, adkim=?12, aspf=?13, "
@@ -206,6 +207,7 @@ class SqliteStore final : public Store {
                         rollup_.add(report_meta_, rec, -1);
                         rollup_.add(m, rec, +1);
                       });
+          rollup_.flush();
         }
         int64_t seq = 0;
         for (const auto& e : m.errors) {
@@ -453,6 +455,7 @@ class SqliteStore final : public Store {
           .bind(3, static_cast<int64_t>(tally.quarantined)).bind(4, static_cast<int64_t>(tally.rejected));
       said.exec();
     }
+    rollup_.flush();
     rollup_.forget_cache();
   }
 

@@ -1,5 +1,10 @@
 // dmarq html: the self-contained HTML report of one, several or all domains.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -89,6 +94,46 @@ bool write_atomically(const std::string& path, const std::string& text) {
   return true;
 }
 
+// The domains' overviews, on as many threads as there are CPUs (domains are
+// independent): each thread has its own read-only connection, analyzer and
+// resolver, made here before any thread starts (c-ares initialises globally).
+std::vector<analyze::Overview> overviews(const Globals& g, const HtmlOptions& o, const std::vector<std::string>& domains,
+                                         const analyze::Period& period) {
+  std::size_t n = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::max<std::size_t>(domains.size(), 1));
+  struct Worker {
+    AnalyzeContext ctx;
+    DnsContext dns;
+  };
+  std::vector<Worker> workers;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto ctx = open_context(g);
+    auto dns = make_dns(g, o.dns, false);
+    if (!ctx || !dns) throw std::runtime_error("cannot open the database or the resolver again for a worker");
+    workers.push_back({std::move(*ctx), std::move(*dns)});
+  }
+  std::vector<analyze::Overview> out(domains.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::exception_ptr error;
+  auto work = [&](Worker& w) {
+    try {
+      auto predict = o.dns.offline ? analyze::SpfPredictor{} : spf_predictor(w.dns);
+      for (std::size_t i; (i = next++) < domains.size();)
+        out[i] = analyze::overview(*w.ctx.analyzer, domains[i], period, predict);
+    } catch (...) {
+      std::lock_guard lock(mutex);
+      if (!error) error = std::current_exception();
+      next = domains.size();  // the others stop too
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
+  work(workers[0]);
+  for (auto& t : threads) t.join();
+  if (error) std::rethrow_exception(error);
+  return out;
+}
+
 int run_html(const Globals& g, const HtmlOptions& o) {
   auto period = make_period(o.since, o.until);
   if (!period) return kUsage;
@@ -114,8 +159,7 @@ int run_html(const Globals& g, const HtmlOptions& o) {
   report.period = *period;
   report.top_sources = o.top;
   report.alignment_method = std::string(analyze::OrgDomains::method());
-  auto predict = o.dns.offline ? analyze::SpfPredictor{} : spf_predictor(*dns);
-  for (const auto& d : domains) report.domains.push_back(analyze::overview(*ctx->analyzer, d, *period, predict));
+  report.domains = overviews(g, o, domains, *period);
   report.feedback = feedback_of(*ctx->db, *period);
 
   std::ostringstream text;

@@ -101,8 +101,9 @@ TEST_CASE("rollup: a fact encodes any bytes and decodes back; garbage does not d
   CHECK(r2.count == 0);
   for (std::size_t cut : {std::size_t{0}, std::size_t{1}, bytes.size() / 2, bytes.size() - 1})
     CHECK_FALSE(store::decode_fact(bytes.substr(0, cut), p2, r2));
-  CHECK_FALSE(store::decode_fact(bytes + "0:", p2, r2));
-  CHECK_FALSE(store::decode_fact("999999999999999999999:x", p2, r2));
+  CHECK_FALSE(store::decode_fact(bytes + std::string(1, '\0'), p2, r2));
+  CHECK_FALSE(store::decode_fact(std::string(12, '\xff') + "x", p2, r2));  // a length past any input
+  CHECK_FALSE(store::decode_fact(std::string(1, '\x7f') + "x", p2, r2));
 }
 
 TEST_CASE("rollup: the same fact from several reporters and days is one fact", "[store][rollup]") {
