@@ -201,7 +201,7 @@ void RollupWriter::add(const model::ReportMeta& meta, const model::Record& recor
 
 void RollupWriter::flush() {
   if (pending_.empty()) return;
-  if (ids_.size() >= kCacheFacts) ids_.clear();  // bounded; before anything below relies on it
+  if (ids_.size() >= cache_facts_) ids_.clear();  // bounded; before anything below relies on it
   // 1. Ids of the facts the cache does not know: insert those that are new
   //    (one statement), then read every one's id (another).
   std::vector<const Pending*> unknown;

@@ -40,7 +40,8 @@ class RollupWriter {
  public:
   static constexpr std::size_t kBatch = 64;
 
-  explicit RollupWriter(sqlite3* db) : db_(db) {}
+  // `cache_facts` bounds the cache of fact ids (tests make it tiny).
+  explicit RollupWriter(sqlite3* db, std::size_t cache_facts = 100000) : db_(db), cache_facts_(cache_facts) {}
   // Adds (sign +1) or takes back (sign -1) `record`'s messages under the
   // report's policy, spread over the days of [begin, end]. Additions are
   // buffered; a take-back writes what is buffered first.
@@ -84,7 +85,7 @@ class RollupWriter {
   // Fact ids by digest, bounded (cleared when full): facts repeat day after
   // day, so most records find theirs here without a lookup.
   std::unordered_map<Digest, int64_t, DigestHash> ids_;
-  static constexpr std::size_t kCacheFacts = 100000;
+  std::size_t cache_facts_;
 };
 
 // Calls `fn` once per fact of `domain` with messages in [since, until), with

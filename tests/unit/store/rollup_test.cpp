@@ -170,6 +170,34 @@ TEST_CASE("rollup: rolled back reports leave nothing, and their fact ids are not
   }
 }
 
+TEST_CASE("rollup: a full cache of fact ids is emptied without losing a buffered row", "[store][rollup]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "t.sqlite").string();
+  { auto s = store::open_sqlite(path, store::OpenMode::read_write); }  // the schema
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  {
+    store::RollupWriter w(db, 3);  // a cache of three ids
+    auto m = meta("A", "a", kOct1, kOct1 + 10);
+    // Twice over ten facts in batches of seven: the cache fills and is
+    // emptied while ids of buffered rows are in it.
+    for (int round = 0; round < 2; ++round)
+      for (int i = 0; i < 10; ++i) {
+        w.add(m, record("192.0.2." + std::to_string(i + 1), 1 + static_cast<uint64_t>(i)));
+        if (i % 7 == 6) w.flush();
+      }
+    w.flush();
+    std::map<std::string, uint64_t> got;
+    store::read_facts(db, "example.com", kOct1, kOct1 + kDay,
+                      [&](const model::ReportMeta&, const model::Record& r, std::span<const analyze::DayShare> days) {
+                        got[r.source_ip_text] += days[0].count;
+                      });
+    REQUIRE(got.size() == 10);
+    for (int i = 0; i < 10; ++i) CHECK(got["192.0.2." + std::to_string(i + 1)] == 2 * (1 + static_cast<uint64_t>(i)));
+  }
+  sqlite3_close(db);
+}
+
 TEST_CASE("rollup: metadata that changes after the records is rolled up as it ends", "[store][rollup]") {
   test::TempDir dir;
   auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
