@@ -199,35 +199,48 @@ void RollupWriter::add(const model::ReportMeta& meta, const model::Record& recor
   if (pending_.size() >= kBatch) flush();
 }
 
+namespace {
+
+// Calls fn(first, count) over [0, n) in chunks of kBatch rows, then powers of
+// two: at most seven statement shapes are ever prepared per kind of write.
+template <typename Fn>
+void in_chunks(std::size_t n, std::size_t batch, Fn fn) {
+  std::size_t at = 0;
+  while (at < n) {
+    std::size_t size = batch;
+    while (size > n - at) size /= 2;
+    fn(at, size);
+    at += size;
+  }
+}
+
+}  // namespace
+
 void RollupWriter::flush() {
   if (pending_.empty()) return;
   if (ids_.size() >= cache_facts_) ids_.clear();  // bounded; before anything below relies on it
-  // 1. Ids of the facts the cache does not know: insert those that are new
-  //    (one statement), then read every one's id (another).
+  // 1. Ids of the facts the cache does not know: insert those that are new,
+  //    then read every one's id.
   std::vector<const Pending*> unknown;
   for (const auto& p : pending_)
     if (!ids_.count(p.digest) &&
         std::none_of(unknown.begin(), unknown.end(), [&](const Pending* u) { return u->digest == p.digest; }))
       unknown.push_back(&p);
-  if (!unknown.empty()) {
-    auto& insert = statement(insert_facts_, unknown.size(),
-                             "INSERT OR IGNORE INTO rollup_fact(domain_id, digest, fact) VALUES ", "(?,?,?)", "");
-    int i = 0;
-    for (const Pending* u : unknown) {
+  in_chunks(unknown.size(), kBatch, [&](std::size_t first, std::size_t n) {
+    auto& insert =
+        statement(insert_facts_, n, "INSERT OR IGNORE INTO rollup_fact(domain_id, digest, fact) VALUES ", "(?,?,?)", "");
+    for (std::size_t k = 0; k < n; ++k) {
+      const Pending* u = unknown[first + k];
       const std::string& text = facts_text_[u->fact];
+      const int i = static_cast<int>(3 * k);
       insert.bind(i + 1, u->domain)
           .bind_blob(i + 2, u->digest.data(), static_cast<int>(u->digest.size()))
           .bind_blob(i + 3, text.data(), static_cast<int>(text.size()));
-      i += 3;
     }
     insert.exec();
-    auto& find = statement(find_facts_, unknown.size(), "SELECT id, digest FROM rollup_fact WHERE digest IN (", "?",
-                           ")");
-    i = 1;
-    for (const Pending* u : unknown) {
-      find.bind_blob(i, u->digest.data(), static_cast<int>(u->digest.size()));
-      ++i;
-    }
+    auto& find = statement(find_facts_, n, "SELECT id, digest FROM rollup_fact WHERE digest IN (", "?", ")");
+    for (std::size_t k = 0; k < n; ++k)
+      find.bind_blob(static_cast<int>(k + 1), unknown[first + k]->digest.data(), 16);
     std::size_t found = 0;
     while (find.step()) {
       auto blob = find.blob(1);
@@ -238,32 +251,33 @@ void RollupWriter::flush() {
       ++found;
     }
     find.reset();
-    if (found != unknown.size()) throw StoreError("rollup: fact rows missing after insert");
-  }
+    if (found != n) throw StoreError("rollup: fact rows missing after insert");
+  });
   // 2. The days, summed within the batch first: one row per key.
   struct Key {
     int64_t domain, day, fact;
-    bool operator<(const Key& o) const {
-      return std::tie(domain, day, fact) < std::tie(o.domain, o.day, o.fact);
-    }
+    bool operator<(const Key& o) const { return std::tie(domain, day, fact) < std::tie(o.domain, o.day, o.fact); }
   };
-  std::map<Key, std::pair<int64_t, uint64_t>> rows;
+  std::map<Key, std::pair<int64_t, uint64_t>> sums;
   for (const auto& p : pending_) {
-    auto& r = rows[Key{p.domain, p.day, ids_.at(p.digest)}];
+    auto& r = sums[Key{p.domain, p.day, ids_.at(p.digest)}];
     r.first += 1;
     r.second += p.messages;
   }
-  auto& add = statement(add_days_, rows.size(),
-                        "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES ", "(?,?,?,?,?)",
-                        " ON CONFLICT DO UPDATE SET records=records+excluded.records, "
-                        "messages=messages+excluded.messages");
-  int i = 0;
-  for (const auto& [k, v] : rows) {
-    add.bind(i + 1, k.domain).bind(i + 2, k.day).bind(i + 3, k.fact).bind(i + 4, v.first)
-        .bind(i + 5, static_cast<int64_t>(v.second));
-    i += 5;
-  }
-  add.exec();
+  std::vector<std::pair<Key, std::pair<int64_t, uint64_t>>> rows(sums.begin(), sums.end());
+  in_chunks(rows.size(), kBatch, [&](std::size_t first, std::size_t n) {
+    auto& add = statement(add_days_, n, "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES ",
+                          "(?,?,?,?,?)",
+                          " ON CONFLICT DO UPDATE SET records=records+excluded.records, "
+                          "messages=messages+excluded.messages");
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto& [key, v] = rows[first + k];
+      const int i = static_cast<int>(5 * k);
+      add.bind(i + 1, key.domain).bind(i + 2, key.day).bind(i + 3, key.fact).bind(i + 4, v.first)
+          .bind(i + 5, static_cast<int64_t>(v.second));
+    }
+    add.exec();
+  });
   pending_.clear();
   facts_used_ = 0;
 }

@@ -41,7 +41,7 @@ class RollupWriter {
   static constexpr std::size_t kBatch = 64;
 
   // `cache_facts` bounds the cache of fact ids (tests make it tiny).
-  explicit RollupWriter(sqlite3* db, std::size_t cache_facts = 100000) : db_(db), cache_facts_(cache_facts) {}
+  explicit RollupWriter(sqlite3* db, std::size_t cache_facts = 20000) : db_(db), cache_facts_(cache_facts) {}
   // Adds (sign +1) or takes back (sign -1) `record`'s messages under the
   // report's policy, spread over the days of [begin, end]. Additions are
   // buffered; a take-back writes what is buffered first.
