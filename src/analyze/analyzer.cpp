@@ -111,7 +111,7 @@ void Analyzer::emit(const model::ReportMeta& meta, const model::Record& rec, std
   // A forward-confirmed PTR name lets ptr_suffixes rules match.
   const store::IpInfo* info = nullptr;
   facts_.ptr_names.clear();
-  if (rec.source_ip)
+  if (rec.source_ip && !ip_info_->empty())
     if (auto it = ip_info_->find(rec.source_ip->to_string()); it != ip_info_->end()) {
       info = &it->second;
       if (info->fcrdns && !info->ptr.empty()) facts_.ptr_names.push_back(info->ptr);
