@@ -29,6 +29,14 @@ uint64_t stack_total(const std::vector<ChartSeries>& stacks, std::size_t i) {
 // Four equal steps of a 1-2-5 size that reach `peak`: ticks stay round.
 uint64_t axis_max(uint64_t peak) { return 4 * nice_ceiling(peak / 4 + (peak % 4 != 0)); }
 
+// The <svg> element with its accessible name, both as attribute and <title>.
+std::string open_svg(double w, double h, const std::string& title) {
+  return fmt::format(
+      "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">"
+      "<title>{}</title>",
+      num(w), num(h), html_escape(title), html_escape(title));
+}
+
 // The legend: a swatch and a name per series, then the line's sample.
 std::string legend(const std::vector<ChartSeries>& stacks, const std::string& line_name, double x0, double y) {
   std::string out = "<g class=\"legend\">";
@@ -87,10 +95,7 @@ std::string daily_chart_svg(const DailyChart& c) {
   for (std::size_t i = 0; i < n; ++i) peak = std::max(peak, stack_total(c.stacks, i));
   const uint64_t ymax = axis_max(peak);
 
-  std::string out = fmt::format(
-      "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">"
-      "<title>{}</title>",
-      num(W), num(H), html_escape(c.title), html_escape(c.title));
+  std::string out = open_svg(W, H, c.title);
   out += legend(c.stacks, c.rate.empty() ? "" : c.rate_name, left, 14);
 
   // Horizontal grid and left axis: 0 and four steps up to ymax.
@@ -167,10 +172,7 @@ std::string bar_chart_svg(const BarChart& c) {
   for (std::size_t i = 0; i < scaled; ++i) peak = std::max(peak, stack_total(c.stacks, i));
   const uint64_t xmax = axis_max(peak);
 
-  std::string out = fmt::format(
-      "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">"
-      "<title>{}</title>",
-      num(W), num(H), html_escape(c.title), html_escape(c.title));
+  std::string out = open_svg(W, H, c.title);
   out += legend(c.stacks, "", label_w, 14);
   out += "<g class=\"axis\">";
   const double axis_y = top + row * static_cast<double>(n);
