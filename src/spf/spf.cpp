@@ -17,6 +17,7 @@
 #include "dmarq/spf/spf.h"
 
 #include <algorithm>
+#include <variant>
 
 #include <fmt/format.h>
 
@@ -125,6 +126,7 @@ class Engine {
   bool count_lookup(const Term& term);
   bool count_void(const Term& term, const std::string& name);
   std::optional<std::string> target(const Term& term, const Directive& d);
+  std::variant<std::string, Match> query_target(const Term& term, const Directive& d, int level);
   std::optional<dns::Answer> ask(const Term& term, const std::string& name, dns::Type type);
   std::optional<std::string> loop_through(const std::string& target) const;
   Match fail(Result r, const Term* term, std::string problem);
@@ -187,6 +189,20 @@ std::optional<std::string> Engine::target(const Term& term, const Directive& d) 
   if (!name)
     fail(Result::permerror, &term, fmt::format("The term \"{}\" in {} {}.", clip(term.text), ctx_.domain, why));
   return name;
+}
+
+// What a, mx and exists do first: count the lookup and expand the target. A
+// target that is no DNS name does not match (see queryable()). Gives the name
+// to query, or the result to return at once.
+std::variant<std::string, Engine::Match> Engine::query_target(const Term& term, const Directive& d, int level) {
+  if (!count_lookup(term)) return Match::error;
+  auto name = target(term, d);
+  if (!name) return Match::error;
+  if (!queryable(*name)) {
+    line(level, fmt::format("{} did not match ({} is not a valid name)", clip(term.text), clip(*name)));
+    return Match::no;
+  }
+  return std::move(*name);
 }
 
 // A lookup whose temporary failure ends check_host() with temperror
@@ -342,44 +358,36 @@ Engine::Addresses Engine::address_match(const std::string& name, const Directive
 }
 
 Engine::Match Engine::match_a(const Term& term, const Directive& d, int level) {
-  if (!count_lookup(term)) return Match::error;
-  auto name = target(term, d);
-  if (!name) return Match::error;
-  if (!queryable(*name)) {
-    line(level, fmt::format("{} did not match ({} is not a valid name)", clip(term.text), clip(*name)));
-    return Match::no;
-  }
+  auto queried = query_target(term, d, level);
+  if (auto* early = std::get_if<Match>(&queried)) return *early;
+  const std::string& name = std::get<std::string>(queried);
   std::size_t found = 0;
-  switch (address_match(*name, d, found)) {
+  switch (address_match(name, d, found)) {
     case Addresses::error:
       error_term_ = term.text;
       return Match::error;
-    case Addresses::match: line(level, fmt::format("{} matched ({})", clip(term.text), clip(*name))); return Match::yes;
+    case Addresses::match: line(level, fmt::format("{} matched ({})", clip(term.text), clip(name))); return Match::yes;
     case Addresses::no_match:
-      line(level, fmt::format("{} did not match ({}: {} address{})", clip(term.text), clip(*name), found,
+      line(level, fmt::format("{} did not match ({}: {} address{})", clip(term.text), clip(name), found,
                               found == 1 ? "" : "es"));
       return Match::no;
     case Addresses::empty:
-      line(level, fmt::format("{} did not match ({} has no {} records: void lookup)", clip(term.text), clip(*name),
+      line(level, fmt::format("{} did not match ({} has no {} records: void lookup)", clip(term.text), clip(name),
                               ctx_.ip.v4 ? "A" : "AAAA"));
-      return count_void(term, *name) ? Match::no : Match::error;
+      return count_void(term, name) ? Match::no : Match::error;
   }
   return Match::no;
 }
 
 Engine::Match Engine::match_mx(const Term& term, const Directive& d, int level) {
-  if (!count_lookup(term)) return Match::error;
-  auto name = target(term, d);
-  if (!name) return Match::error;
-  if (!queryable(*name)) {
-    line(level, fmt::format("{} did not match ({} is not a valid name)", clip(term.text), clip(*name)));
-    return Match::no;
-  }
-  auto answer = ask(term, *name, dns::Type::mx);
+  auto queried = query_target(term, d, level);
+  if (auto* early = std::get_if<Match>(&queried)) return *early;
+  const std::string& name = std::get<std::string>(queried);
+  auto answer = ask(term, name, dns::Type::mx);
   if (!answer) return Match::error;
   if (answer->status != dns::Status::ok) {
-    line(level, fmt::format("{} did not match ({} has no MX records: void lookup)", clip(term.text), clip(*name)));
-    return count_void(term, *name) ? Match::no : Match::error;
+    line(level, fmt::format("{} did not match ({} has no MX records: void lookup)", clip(term.text), clip(name)));
+    return count_void(term, name) ? Match::no : Match::error;
   }
   std::vector<std::string> hosts;
   for (const auto& mx : answer->data) {
@@ -389,7 +397,7 @@ Engine::Match Engine::match_mx(const Term& term, const Directive& d, int level) 
     if (!host.empty()) hosts.push_back(std::move(host));  // "0 ." is a null MX (RFC 7505): no host
   }
   if (hosts.size() > kMaxMxNames) {
-    line(level, fmt::format("{}: {} has {} MX names", clip(term.text), clip(*name), hosts.size()));
+    line(level, fmt::format("{}: {} has {} MX names", clip(term.text), clip(name), hosts.size()));
     return fail(Result::permerror, &term,
                 fmt::format("The \"{}\" term in {} names {} MX hosts; receivers allow at most {}.", clip(term.text),
                             ctx_.domain, hosts.size(), kMaxMxNames));
@@ -453,22 +461,18 @@ Engine::Match Engine::match_ptr(const Term& term, const Directive& d, int level)
 }
 
 Engine::Match Engine::match_exists(const Term& term, const Directive& d, int level) {
-  if (!count_lookup(term)) return Match::error;
-  auto name = target(term, d);
-  if (!name) return Match::error;
-  if (!queryable(*name)) {
-    line(level, fmt::format("{} did not match ({} is not a valid name)", clip(term.text), clip(*name)));
-    return Match::no;
-  }
+  auto queried = query_target(term, d, level);
+  if (auto* early = std::get_if<Match>(&queried)) return *early;
+  const std::string& name = std::get<std::string>(queried);
   // RFC 7208 5.7: always an A lookup, whatever the family of the address.
-  auto answer = ask(term, *name, dns::Type::a);
+  auto answer = ask(term, name, dns::Type::a);
   if (!answer) return Match::error;
   if (answer->status == dns::Status::ok) {
-    line(level, fmt::format("{} matched ({} exists)", clip(term.text), clip(*name)));
+    line(level, fmt::format("{} matched ({} exists)", clip(term.text), clip(name)));
     return Match::yes;
   }
-  line(level, fmt::format("{} did not match ({} has no A records: void lookup)", clip(term.text), clip(*name)));
-  return count_void(term, *name) ? Match::no : Match::error;
+  line(level, fmt::format("{} did not match ({} has no A records: void lookup)", clip(term.text), clip(name)));
+  return count_void(term, name) ? Match::no : Match::error;
 }
 
 // RFC 7208 5.2: pass matches; fail, softfail and neutral do not; errors
