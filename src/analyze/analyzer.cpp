@@ -83,12 +83,12 @@ std::vector<store::ReportSummary> Analyzer::reports_in(const std::string& domain
   return out;
 }
 
-ReportsSeen Analyzer::reports_seen(const std::string& domain, const Period& period) {
+ReportsSeen reports_seen(const std::vector<store::ReportSummary>& reports) {
   ReportsSeen out;
   int64_t latest = INT64_MIN;
   // In the records' order (begin, reporter, report id), the last of the
   // latest reports gives the policy, as the record views see it.
-  for (const auto& r : reports_in(domain, period)) {
+  for (const auto& r : reports) {
     ++out.reports;
     if (r.begin >= latest) {
       latest = r.begin;
@@ -358,7 +358,7 @@ Readiness readiness(Analyzer& a, const std::string& domain, const Period& period
   if (via == Via::records) {
     a.for_each(domain, period, [&](const RecordView& v) { view.add(v); });
   } else {
-    view.use_reports(a.reports_seen(domain, period));
+    view.use_reports(reports_seen(a.reports_in(domain, period)));
     a.for_each_fact(domain, period, [&](const RecordView& v) { view.add(v); });
   }
   return view.finish();
@@ -489,9 +489,9 @@ std::vector<TrendDay> trend(Analyzer& a, const std::string& domain, const Period
 
 // --- overview ------------------------------------------------------------------
 
-std::vector<ReporterRow> reporters(Analyzer& a, const std::string& domain, const Period& period) {
+std::vector<ReporterRow> reporters(const std::vector<store::ReportSummary>& reports) {
   std::map<std::string, ReporterRow> rows;
-  for (const auto& r : a.reports_in(domain, period)) {
+  for (const auto& r : reports) {
     ReporterRow& row = rows[r.org_name];
     if (row.reports == 0) {
       row.org_name = r.org_name;
@@ -523,13 +523,16 @@ Overview overview(Analyzer& a, const std::string& domain, const Period& period, 
     trend.add(v);
     by_ip.add(v);
   };
+  // One read of the report table serves the reporters and, through the
+  // rollups, readiness's report count and policy.
+  const auto reports = a.reports_in(domain, period);
   if (via == Via::records) {
     a.for_each(domain, period, add);
   } else {
-    ready.use_reports(a.reports_seen(domain, period));
+    ready.use_reports(reports_seen(reports));
     a.for_each_fact(domain, period, add);
   }
-  Overview out{ready.finish(), trend.finish(), by_ip.finish(), reporters(a, domain, period), 0};
+  Overview out{ready.finish(), trend.finish(), by_ip.finish(), reporters(reports), 0};
   std::set<std::string_view> unknown;
   for (const auto& r : out.sources)
     if (r.status == Status::unknown) unknown.insert(r.key);

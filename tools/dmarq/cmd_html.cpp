@@ -94,22 +94,24 @@ bool write_atomically(const std::string& path, const std::string& text) {
   return true;
 }
 
+// A thread's own read-only connection, analyzer and resolver.
+struct Worker {
+  AnalyzeContext ctx;
+  DnsContext dns;
+};
+
 // The domains' overviews, on as many threads as there are CPUs (domains are
-// independent): each thread has its own read-only connection, analyzer and
-// resolver, made here before any thread starts (c-ares initialises globally).
+// independent). This thread works with `first`; the others get their own
+// worker, made here before any of them starts (c-ares initialises globally).
 std::vector<analyze::Overview> overviews(const Globals& g, const HtmlOptions& o, const std::vector<std::string>& domains,
-                                         const analyze::Period& period) {
+                                         const analyze::Period& period, Worker& first) {
   std::size_t n = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::max<std::size_t>(domains.size(), 1));
-  struct Worker {
-    AnalyzeContext ctx;
-    DnsContext dns;
-  };
-  std::vector<Worker> workers;
-  for (std::size_t i = 0; i < n; ++i) {
+  std::vector<Worker> more;
+  for (std::size_t i = 1; i < n; ++i) {
     auto ctx = open_context(g);
     auto dns = make_dns(g, o.dns, false);
     if (!ctx || !dns) throw std::runtime_error("cannot open the database or the resolver again for a worker");
-    workers.push_back({std::move(*ctx), std::move(*dns)});
+    more.push_back({std::move(*ctx), std::move(*dns)});
   }
   std::vector<analyze::Overview> out(domains.size());
   std::atomic<std::size_t> next{0};
@@ -127,8 +129,8 @@ std::vector<analyze::Overview> overviews(const Globals& g, const HtmlOptions& o,
     }
   };
   std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < n; ++i) threads.emplace_back(work, std::ref(workers[i]));
-  work(workers[0]);
+  for (auto& w : more) threads.emplace_back(work, std::ref(w));
+  work(first);
   for (auto& t : threads) t.join();
   if (error) std::rethrow_exception(error);
   return out;
@@ -141,16 +143,17 @@ int run_html(const Globals& g, const HtmlOptions& o) {
   if (!ctx) return kUsage;
   auto dns = make_dns(g, o.dns, false);
   if (!dns) return kUsage;
+  Worker main{std::move(*ctx), std::move(*dns)};
 
   std::vector<std::string> domains;
   std::set<std::string> seen;
   for (const auto& d : o.domains)
-    if (seen.insert(analyze::normalize_domain(d)).second) domains.push_back(analyze::normalize_domain(d));
+    if (std::string name = analyze::normalize_domain(d); seen.insert(name).second) domains.push_back(name);
   if (domains.empty()) {
     store::ReportFilter filter;
     filter.since = period->since;
     filter.until = period->until;
-    for (const auto& r : ctx->db->list_reports(filter)) seen.insert(analyze::normalize_domain(r.policy_domain));
+    for (const auto& r : main.ctx.db->list_reports(filter)) seen.insert(analyze::normalize_domain(r.policy_domain));
     domains.assign(seen.begin(), seen.end());
   }
 
@@ -159,8 +162,8 @@ int run_html(const Globals& g, const HtmlOptions& o) {
   report.period = *period;
   report.top_sources = o.top;
   report.alignment_method = std::string(analyze::OrgDomains::method());
-  report.domains = overviews(g, o, domains, *period);
-  report.feedback = feedback_of(*ctx->db, *period);
+  report.domains = overviews(g, o, domains, *period, main);
+  report.feedback = feedback_of(*main.ctx.db, *period);
 
   std::ostringstream text;
   output::write_html_report(text, report);

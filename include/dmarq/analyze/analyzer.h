@@ -55,6 +55,8 @@ struct ReportsSeen {
   uint64_t reports = 0;
   std::string p, sp;
 };
+// Of Analyzer::reports_in's list.
+ReportsSeen reports_seen(const std::vector<store::ReportSummary>& reports);
 
 class Analyzer {
  public:
@@ -69,7 +71,6 @@ class Analyzer {
   // messages and days equals that of for_each.
   void for_each_fact(const std::string& domain, const Period& period,
                      const std::function<void(const RecordView&)>& fn);
-  ReportsSeen reports_seen(const std::string& domain, const Period& period);
   // The reports of `domain` with records whose days reach into `period`, in
   // the records' order.
   std::vector<store::ReportSummary> reports_in(const std::string& domain, const Period& period);
@@ -221,7 +222,8 @@ struct ReporterRow {
   int64_t first_begin = 0, last_end = 0;
 };
 // By messages, then name.
-std::vector<ReporterRow> reporters(Analyzer& a, const std::string& domain, const Period& period);
+// Of Analyzer::reports_in's list.
+std::vector<ReporterRow> reporters(const std::vector<store::ReportSummary>& reports);
 
 struct Overview {
   Readiness readiness;
