@@ -62,6 +62,8 @@ if [[ "$(type -t cli_cleanup)" != function ]]; then
   source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 fi
 DNS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../support/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/daemon.sh"
 DNS_ZONES=$DNS_LIB_DIR/zones
 DNS_REPO=$(cd "$DNS_LIB_DIR/../.." && pwd)
 CLEANUP_HOOKS+=(dns_cleanup)
@@ -77,32 +79,6 @@ _NS_PG=""        # nsd's pid = its process group (setsid)
 _NS_WATCHDOG=""  # pid (= process group) of the detached watchdog
 _NS_PORT=""
 
-# The identity NSD runs as: root hands over to nobody (as the Dovecot kit
-# does), anyone else runs it as themselves.
-_ns_identity() {
-  if [[ $(id -u) == 0 ]]; then
-    _NS_USER=nobody
-    _NS_GROUP=nogroup
-    _NS_AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
-  else
-    _NS_USER=$(id -un)
-    _NS_GROUP=$(id -gn)
-    _NS_AS=()
-  fi
-}
-
-# _ns_group_alive PGID: true while a (non-zombie) process of that group lives.
-_ns_group_alive() {
-  local f line rest
-  local -a fields
-  for f in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$f" || continue
-    rest=${line##*) }
-    read -r -a fields <<<"$rest"
-    [[ "${fields[2]:-}" == "$1" && "${fields[0]}" != Z && "${fields[0]}" != X ]] && return 0
-  done
-  return 1
-}
 
 # _ns_free_port: a port free for both UDP and TCP on 127.0.0.1.
 _ns_free_port() {
@@ -127,7 +103,7 @@ EOF
 # _ns_wait_gone SECS: until no process of the instance is left.
 _ns_wait_gone() {
   local deadline=$((SECONDS + $1))
-  while [[ -n "$_NS_PG" ]] && _ns_group_alive "$_NS_PG"; do
+  while [[ -n "$_NS_PG" ]] && process_group_alive "$_NS_PG"; do
     ((SECONDS < deadline)) || return 1
     sleep 0.05
   done
@@ -238,13 +214,13 @@ dns_start() {
     files+=("$(cd "$(dirname "$file")" && pwd)/$(basename "$file")")
   done
   _ns_remove
-  _ns_identity
+  daemon_identity
 
   dir=$(mktemp -d "${DNS_TMPDIR:-/tmp}/dmarq-nsd.XXXXXX")
   _NS_DIR=$dir
   mkdir -p "$dir/zones" "$dir/xfr"
   for n in "${!files[@]}"; do
-    if ! "${_NS_AS[@]}" test -r "${files[n]}"; then
+    if ! "${DAEMON_AS[@]}" test -r "${files[n]}"; then
       cp "${files[n]}" "$dir/zones/$n-${origins[n]}.zone"
       cmp -s "${files[n]}" "$dir/zones/$n-${origins[n]}.zone" ||
         fail "dns_start: copy of ${files[n]} differs"
@@ -252,7 +228,7 @@ dns_start() {
     fi
   done
   chmod 755 "$dir"
-  if [[ $(id -u) == 0 ]]; then chown -R "$_NS_USER:$_NS_GROUP" "$dir"; fi
+  if [[ $(id -u) == 0 ]]; then chown -R "$DAEMON_USER:$DAEMON_GROUP" "$dir"; fi
 
   for attempt in 1 2 3 4 5; do
     _NS_PORT=$(_ns_free_port) || fail "dns_start: cannot find a free port"
@@ -291,13 +267,13 @@ EOF
       done
     } >"$dir/nsd.conf"
     : >"$dir/nsd.log"
-    if [[ $(id -u) == 0 ]]; then chown "$_NS_USER:$_NS_GROUP" "$dir/nsd.conf" "$dir/nsd.log"; fi
+    if [[ $(id -u) == 0 ]]; then chown "$DAEMON_USER:$DAEMON_GROUP" "$dir/nsd.conf" "$dir/nsd.log"; fi
     out=$(nsd-checkconf "$dir/nsd.conf" 2>&1) || fail "dns_start: nsd-checkconf: $out"
 
     # Its own session (process group = its pid) so that dns_stop and the
     # watchdog reach all its processes; stdout/stderr to a file, never a
     # pipe (a command substitution would wait for it forever).
-    setsid "${_NS_AS[@]}" nsd -d -c "$dir/nsd.conf" </dev/null >"$dir/start.out" 2>&1 &
+    setsid "${DAEMON_AS[@]}" nsd -d -c "$dir/nsd.conf" </dev/null >"$dir/start.out" 2>&1 &
     _NS_PG=$!
     export DNS_PORT=$_NS_PORT DNS_SERVER="127.0.0.1:$_NS_PORT" DNS_DIR=$dir \
       DNS_CONF=$dir/nsd.conf DNS_LOG=$dir/nsd.log DNS_PID=$_NS_PG
@@ -349,7 +325,7 @@ dns_queries() {
 
 _ns_query_count() {
   local out n
-  out=$("${_NS_AS[@]}" nsd-control -c "$_NS_DIR/nsd.conf" stats_noreset 2>&1) ||
+  out=$("${DAEMON_AS[@]}" nsd-control -c "$_NS_DIR/nsd.conf" stats_noreset 2>&1) ||
     fail "dns_queries: nsd-control failed: $out"
   n=$(sed -n 's/^num\.queries=\([0-9]*\)$/\1/p' <<<"$out")
   [[ "$n" =~ ^[0-9]+$ ]] || fail "dns_queries: no num.queries in: $out"

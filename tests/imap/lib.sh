@@ -49,6 +49,8 @@ if [[ "$(type -t cli_cleanup)" != function ]]; then
   source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 fi
 IMAP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../support/daemon.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/daemon.sh"
 CLEANUP_HOOKS+=(imap_cleanup)
 
 IMAP_USER=tester
@@ -180,31 +182,6 @@ _DV_WATCHDOG=""  # pid (= process group) of the detached watchdog
 _DV_PORTS=()     # (IMAPS_PORT IMAP_PORT) of the instance
 _DV_PWHASH=""
 
-# The user Dovecot runs as: imap-login refuses root, so root uses nobody.
-_dv_identity() {
-  if [[ $(id -u) == 0 ]]; then
-    _DV_USER=nobody
-    _DV_GROUP=nogroup
-    _DV_AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
-  else
-    _DV_USER=$(id -un)
-    _DV_GROUP=$(id -gn)
-    _DV_AS=()
-  fi
-}
-
-# _dv_group_alive PGID: true while a (non-zombie) process of that group lives.
-_dv_group_alive() {
-  local f line rest
-  local -a fields
-  for f in /proc/[0-9]*/stat; do
-    read -r line 2>/dev/null <"$f" || continue
-    rest=${line##*) }
-    read -r -a fields <<<"$rest"
-    [[ "${fields[2]:-}" == "$1" && "${fields[0]}" != Z && "${fields[0]}" != X ]] && return 0
-  done
-  return 1
-}
 
 # _dv_tcp_sockets STATES PORT...: count of sockets in /proc/net/tcp whose
 # local port is one of PORT and whose state (hex, e.g. 0A = LISTEN,
@@ -223,7 +200,7 @@ _dv_tcp_sockets() {
 # ports no longer listen; returns 1 on timeout.
 _dv_wait_gone() {
   local deadline=$((SECONDS + $1))
-  while _dv_group_alive "$_DV_PG" ||
+  while process_group_alive "$_DV_PG" ||
     [[ $(_dv_tcp_sockets 0A "${_DV_PORTS[@]}") != 0 ]]; do
     ((SECONDS < deadline)) || return 1
     sleep 0.05
@@ -352,7 +329,7 @@ dovecot_start() {
     *) fail "dovecot_start: separator must be . or /, not [$sep]" ;;
   esac
   _dv_remove
-  _dv_identity
+  daemon_identity
   [[ -n "$_DV_PWHASH" ]] ||
     _DV_PWHASH=$(doveadm -c /dev/null pw -s SHA512-CRYPT -p "$IMAP_PASSWORD") ||
     fail "dovecot_start: doveadm pw failed"
@@ -367,25 +344,25 @@ dovecot_start() {
   : >"$dir/log/dovecot.log"
   : >"$dir/log/dovecot-info.log"
   chmod 700 "$dir"
-  if [[ $(id -u) == 0 ]]; then chown -R "$_DV_USER:$_DV_GROUP" "$dir"; fi
-  "${_DV_AS[@]}" test -r "$dir/passwd" ||
-    fail "dovecot_start: $_DV_USER cannot read $dir (set DOVECOT_TMPDIR to a world-traversable dir)"
+  if [[ $(id -u) == 0 ]]; then chown -R "$DAEMON_USER:$DAEMON_GROUP" "$dir"; fi
+  "${DAEMON_AS[@]}" test -r "$dir/passwd" ||
+    fail "dovecot_start: $DAEMON_USER cannot read $dir (set DOVECOT_TMPDIR to a world-traversable dir)"
 
   for _ in 1 2 3 4 5; do
     ports=$(_dv_free_ports) || fail "dovecot_start: cannot find free ports"
     IMAPS_PORT=${ports% *}
     IMAP_PORT=${ports#* }
     _DV_PORTS=("$IMAPS_PORT" "$IMAP_PORT")
-    sed -e "s|@DIR@|$dir|g" -e "s|@USER@|$_DV_USER|g" -e "s|@GROUP@|$_DV_GROUP|g" \
+    sed -e "s|@DIR@|$dir|g" -e "s|@USER@|$DAEMON_USER|g" -e "s|@GROUP@|$DAEMON_GROUP|g" \
       -e "s|@IMAPS_PORT@|$IMAPS_PORT|g" -e "s|@IMAP_PORT@|$IMAP_PORT|g" \
       -e "s|@SEPARATOR@|$sep|g" -e "s|@MAIL_LOCATION@|$location|g" \
       "$IMAP_LIB_DIR/dovecot.conf.in" >"$dir/dovecot.conf"
-    if [[ $(id -u) == 0 ]]; then chown "$_DV_USER:$_DV_GROUP" "$dir/dovecot.conf"; fi
+    if [[ $(id -u) == 0 ]]; then chown "$DAEMON_USER:$DAEMON_GROUP" "$dir/dovecot.conf"; fi
     # The daemon keeps the stdout/stderr it was started with: give it a
     # file, never a pipe (a command substitution or the test runner's pipe
     # would then never see EOF).
     set +e
-    "${_DV_AS[@]}" dovecot -c "$dir/dovecot.conf" </dev/null >"$dir/log/start.out" 2>&1
+    "${DAEMON_AS[@]}" dovecot -c "$dir/dovecot.conf" </dev/null >"$dir/log/start.out" 2>&1
     rc=$?
     set -e
     out=$(cat "$dir/log/start.out")
@@ -466,7 +443,7 @@ EOF
 
 # _dv_doveadm ARGS...: doveadm on the instance, as the Dovecot user.
 _dv_doveadm() {
-  "${_DV_AS[@]}" doveadm -c "$DOVECOT_CONF" "$@"
+  "${DAEMON_AS[@]}" doveadm -c "$DOVECOT_CONF" "$@"
 }
 
 # dovecot_folder_count FOLDER: prints the number of messages in tester's

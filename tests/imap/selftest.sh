@@ -171,7 +171,7 @@ pid=$DOVECOT_PID
 dovecot_stop
 echo "dovecot_stop: $(($(now_ms) - t)) ms"
 expect_eq "listening sockets after stop" 0 "$(_dv_tcp_sockets 0A "${ports[@]}")"
-_dv_group_alive "$pid" && fail "Dovecot processes left after dovecot_stop"
+process_group_alive "$pid" && fail "Dovecot processes left after dovecot_stop"
 
 # --------------------------------------------------------------------------
 step "fake IMAP server"
@@ -382,7 +382,7 @@ expect_contains "failing child message" "deliberate failure" "$err"
 read -r cwork cdir cpid cfake cp1 cp2 <"$work/child.info"
 expect_no_file "$cwork"
 expect_no_file "$cdir"
-_dv_group_alive "$cpid" && fail "Dovecot of the failed child still runs"
+process_group_alive "$cpid" && fail "Dovecot of the failed child still runs"
 kill -0 "$cfake" 2>/dev/null && fail "fake server of the failed child still runs"
 expect_eq "ports of the failed child" 0 "$(_dv_tcp_sockets 0A "$cp1" "$cp2")"
 
@@ -396,7 +396,7 @@ wait "$child" 2>/dev/null || true
 t=$(now_ms)
 for _ in $(seq 100); do [[ -e "$cdir" ]] || break; sleep 0.05; done
 expect_no_file "$cdir"
-_dv_group_alive "$cpid" && fail "Dovecot of the killed child still runs"
+process_group_alive "$cpid" && fail "Dovecot of the killed child still runs"
 echo "watchdog cleaned up after SIGKILL in $(($(now_ms) - t)) ms"
 # Its fake server would exit after 60 s by itself; its $work leaks (SIGKILL).
 kill "$cfake" 2>/dev/null || true
@@ -406,7 +406,7 @@ rm -rf "$cwork"
 step "final cleanup"
 imap_cleanup
 for pid in "${pids[@]}"; do
-  _dv_group_alive "$pid" && fail "Dovecot instance $pid still runs"
+  process_group_alive "$pid" && fail "Dovecot instance $pid still runs"
 done
 for pid in "${fakes[@]}"; do
   kill -0 "$pid" 2>/dev/null && fail "fake server $pid still runs"
