@@ -452,6 +452,16 @@ dqd() {
   "$DMARQ" --db "$db" "$@"
 }
 
+# dns_start_enrich_zones DIR: starts NSD with what the sources of
+# tests/data/dns/enrich-report.xml resolve in: example.test (made in DIR),
+# spf.test, google.com and their reverse zones.
+dns_start_enrich_zones() {
+  dns_make_example_zone "$1"
+  dns_start "$1/example.test.zone" "$DNS_ZONES/spf.test.zone" \
+    "$DNS_ZONES/google.com.zone" "$DNS_ZONES/128.85.209.in-addr.arpa.zone" \
+    "$DNS_ZONES/2.0.192.in-addr.arpa.zone" "$DNS_ZONES/8.b.d.0.1.0.0.2.ip6.arpa.zone"
+}
+
 # dns_make_example_zone DIR: writes DIR/example.test.zone from
 # tests/dns/zones/example.test.zone.in with a fresh 2048-bit RSA key as the
 # DKIM key of selector "mail" (the public key as base64 DER, split into

@@ -27,10 +27,7 @@ cli_setup "$@"
 report=$2/dns/enrich-report.xml
 [[ -f "$report" ]] || fail "no $report"
 
-dns_make_example_zone "$work/zones"
-dns_start "$work/zones/example.test.zone" "$DNS_ZONES/spf.test.zone" \
-  "$DNS_ZONES/google.com.zone" "$DNS_ZONES/128.85.209.in-addr.arpa.zone" \
-  "$DNS_ZONES/2.0.192.in-addr.arpa.zone" "$DNS_ZONES/8.b.d.0.1.0.0.2.ip6.arpa.zone"
+dns_start_enrich_zones "$work/zones"
 blackhole_start
 
 # timed CMD...: `run CMD...` (sets rc, out, err), and sets $elapsed to its
