@@ -59,12 +59,11 @@ void configure_once() {
 constexpr int kRollupVersion = 4;
 
 // Whether two views of a report's metadata roll its records up alike: the
-// same published policy and the same date range.
+// same date range, domain, and the policy fields a fact holds (encode_fact).
 bool same_rollup(const model::ReportMeta& a, const model::ReportMeta& b) {
   const auto &x = a.policy, &y = b.policy;
   return a.begin == b.begin && a.end == b.end && x.domain == y.domain && x.adkim == y.adkim && x.aspf == y.aspf &&
-         x.p == y.p && x.sp == y.sp && x.np == y.np && x.pct == y.pct && x.fo == y.fo && x.testing == y.testing &&
-         x.discovery_method == y.discovery_method;
+         x.p == y.p && x.sp == y.sp && x.np == y.np && x.pct == y.pct;
 }
 
 // What a reporter said of a report's messages (its policy_evaluated).
