@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace dmarq::analyze {
 namespace {
@@ -156,6 +157,7 @@ struct Group {
 
 struct SourcesView::Groups {
   std::unordered_map<std::string, Group> map;
+  std::string key;  // reused: most records add to a group that exists
 };
 
 SourcesView::SourcesView(GroupBy by, bool unknown_only, bool sets)
@@ -173,20 +175,27 @@ std::vector<SourceRow> sources(Analyzer& a, const std::string& domain, const Per
 void SourcesView::add(const RecordView& v) {
   const GroupBy by = by_;
   auto& groups = groups_->map;
-  std::string key;
+  std::string& key = groups_->key;
+  const model::Record& rec = *v.record;
   switch (by) {
-    case GroupBy::ip: key = source_key(*v.record) + '\0' + v.header_from; break;
+    case GroupBy::ip:
+      key = source_key(rec);
+      key += '\0';
+      key += v.header_from;
+      break;
     case GroupBy::sender:
       key = v.match ? v.match->sender->name
             : v.status == Status::authenticated ? "(authenticated)" : "(unknown)";
       break;
     case GroupBy::reporter: key = v.meta->org_name; break;
   }
-  Group& g = groups[key];
+  auto found = groups.find(key);
+  const bool fresh = found == groups.end();
+  if (fresh) found = groups.try_emplace(key).first;
+  Group& g = found->second;
   SourceRow& r = g.row;
   const Evaluation& e = *v.eval;
-  const model::Record& rec = *v.record;
-  if (r.messages == 0 && r.key.empty()) {
+  if (fresh) {
     r.key = by == GroupBy::ip ? source_key(rec) : key;
     r.first_seen = v.meta->begin;
     r.last_seen = v.meta->end;
@@ -204,7 +213,8 @@ void SourcesView::add(const RecordView& v) {
   if (rec.disposition == "quarantine") r.disposition_quarantine += v.messages;
   else if (rec.disposition == "reject") r.disposition_reject += v.messages;
   else r.disposition_none += v.messages;
-  r.header_from.insert(v.header_from);
+  // An ip row's key holds its header_from: one name, set when it is new.
+  if (fresh || by != GroupBy::ip) r.header_from.insert(v.header_from);
   if (sets_) {
     r.ips.insert(source_key(rec));
     if (!rec.envelope_from.empty()) r.envelope_from.insert(normalize_domain(rec.envelope_from));
@@ -221,7 +231,8 @@ void SourcesView::add(const RecordView& v) {
   r.last_seen = std::max(r.last_seen, v.meta->end);
   if (v.match) {
     g.senders[v.match->sender->name] += v.messages;
-    g.matched_by[v.match->sender->name] = v.match->kind + " " + v.match->value;
+    std::string& how = g.matched_by[v.match->sender->name];  // the last record's rule, as before
+    how.assign(v.match->kind).append(" ").append(v.match->value);
   }
   if (v.status == Status::authenticated) g.authenticated += v.messages;
   Reason main = e.main();
@@ -234,9 +245,9 @@ void SourcesView::add(const RecordView& v) {
   }
 }
 
-std::vector<SourceRow> SourcesView::finish() {
+std::vector<SourceRow> SourcesView::finish(std::size_t explain) {
   const bool unknown_only = unknown_only_;
-  std::vector<SourceRow> out;
+  std::vector<Group*> kept;  // sorted as pointers: a row is large to move
   for (auto& [key, g] : groups_->map) {
     SourceRow& r = g.row;
     if (!g.senders.empty()) {
@@ -252,14 +263,25 @@ std::vector<SourceRow> SourcesView::finish() {
     auto best = std::max_element(r.reasons.begin(), r.reasons.end(), [](const auto& x, const auto& y) {
       return x.second < y.second;  // ties: the earlier (more actionable) reason
     });
-    if (best != r.reasons.end()) {
-      r.main_reason = best->first;
-      const Example& ex = g.examples[best->first];
-      r.explanation = sentence(best->first, ex.eval, ex.header_from);
+    if (best != r.reasons.end()) r.main_reason = best->first;
+    kept.push_back(&g);
+  }
+  std::sort(kept.begin(), kept.end(), [](const Group* gx, const Group* gy) {
+    const SourceRow &x = gx->row, &y = gy->row;
+    if (x.messages != y.messages) return x.messages > y.messages;
+    return x.key != y.key ? x.key < y.key : x.header_from < y.header_from;
+  });
+  std::vector<SourceRow> out;
+  out.reserve(kept.size());
+  for (Group* g : kept) {
+    SourceRow& r = g->row;
+    if (out.size() < explain && !r.reasons.empty()) {
+      const Example& ex = g->examples[r.main_reason];
+      r.explanation = sentence(r.main_reason, ex.eval, ex.header_from);
       // The other reasons say what else to fix; not worth saying when DMARC
       // passes on DKIM, nor for forwarded mail, which is not the sender's.
-      bool more = best->first != Reason::aligned && best->first != Reason::dkim_only &&
-                  best->first != Reason::forwarded;
+      bool more = r.main_reason != Reason::aligned && r.main_reason != Reason::dkim_only &&
+                  r.main_reason != Reason::forwarded;
       for (std::size_t i = 1; more && i < ex.eval.reasons.size(); ++i) {
         r.explanation += ' ';
         r.explanation += sentence(ex.eval.reasons[i], ex.eval, ex.header_from);
@@ -267,10 +289,6 @@ std::vector<SourceRow> SourcesView::finish() {
     }
     out.push_back(std::move(r));
   }
-  std::sort(out.begin(), out.end(), [](const SourceRow& x, const SourceRow& y) {
-    if (x.messages != y.messages) return x.messages > y.messages;
-    return x.key != y.key ? x.key < y.key : x.header_from < y.header_from;
-  });
   return out;
 }
 
@@ -339,7 +357,7 @@ struct ReadinessView::State {
   std::set<std::string> reports;
   int64_t latest = INT64_MIN;
   uint64_t authenticated_unlisted = 0;
-  std::set<std::string> unlisted;
+  std::unordered_set<std::string> unlisted;  // only counted
   std::optional<ReportsSeen> reports_seen;
 };
 
@@ -514,7 +532,8 @@ std::vector<ReporterRow> reporters(const std::vector<store::ReportSummary>& repo
   return out;
 }
 
-Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf, Via via) {
+Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf, Via via,
+                  std::size_t keep_sources) {
   ReadinessView ready(domain, period, spf);
   TrendView trend(period);
   SourcesView by_ip(GroupBy::ip, false, via == Via::records);
@@ -532,11 +551,24 @@ Overview overview(Analyzer& a, const std::string& domain, const Period& period, 
     ready.use_reports(reports_seen(reports));
     a.for_each_fact(domain, period, add);
   }
-  Overview out{ready.finish(), trend.finish(), by_ip.finish(), reporters(reports), 0};
-  std::set<std::string_view> unknown;
+  Overview out{ready.finish(), trend.finish(), by_ip.finish(keep_sources), {}, reporters(reports), 0};
+  // Rows are (address, header From); an address counts once.
+  std::unordered_set<std::string_view> unknown;
   for (const auto& r : out.sources)
     if (r.status == Status::unknown) unknown.insert(r.key);
   out.unknown_sources = unknown.size();
+  if (out.sources.size() > keep_sources) {
+    SourcesRest& rest = out.rest;
+    for (auto r = out.sources.begin() + static_cast<std::ptrdiff_t>(keep_sources); r != out.sources.end(); ++r) {
+      ++rest.rows;
+      rest.messages += r->messages;
+      rest.dmarc_pass += r->dmarc_pass;
+      rest.spf_aligned += r->spf_aligned;
+      rest.dkim_aligned += r->dkim_aligned;
+      if (r->status == Status::unknown) rest.unknown_fail += r->messages - r->dmarc_pass;
+    }
+    out.sources.resize(keep_sources);
+  }
   return out;
 }
 

@@ -171,10 +171,13 @@ void readiness_section(std::string& out, const analyze::Readiness& r) {
 }
 
 void sources_section(std::string& out, const analyze::Overview& o, std::size_t top_rows, std::size_t top_bars) {
+  // The overview keeps the biggest rows and sums up the rest.
   const auto& rows = o.sources;
+  const analyze::SourcesRest& tail = o.rest;
+  const std::size_t total = rows.size() + tail.rows;
   out += fmt::format("<h3>Sources</h3><p class=\"muted\">{} source(s) sent as {}; {} of them unknown.</p>",
-                     group_digits(rows.size()), esc(o.readiness.domain), group_digits(o.unknown_sources));
-  if (rows.empty()) return;
+                     group_digits(total), esc(o.readiness.domain), group_digits(o.unknown_sources));
+  if (total == 0) return;
   // The chart: the biggest sources, the long tail as one "others" bar.
   BarChart c;
   c.title = "Messages per source, by DMARC outcome, " + o.readiness.domain;
@@ -186,7 +189,8 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
     known.values.push_back(is_unknown ? 0 : messages - passed);
     unknown.values.push_back(is_unknown ? messages - passed : 0);
   };
-  uint64_t rest_known_fail = 0, rest_unknown_fail = 0, rest_pass = 0;
+  uint64_t rest_pass = tail.dmarc_pass, rest_unknown_fail = tail.unknown_fail,
+           rest_known_fail = tail.messages - tail.dmarc_pass - tail.unknown_fail;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     bool is_unknown = r.status == analyze::Status::unknown;
@@ -197,8 +201,8 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
     rest_pass += r.dmarc_pass;
     (is_unknown ? rest_unknown_fail : rest_known_fail) += r.messages - r.dmarc_pass;
   }
-  if (rows.size() > top_bars) {
-    c.labels.push_back(fmt::format("others ({})", group_digits(rows.size() - top_bars)));
+  if (total > top_bars) {
+    c.labels.push_back(fmt::format("others ({})", group_digits(total - top_bars)));
     pass.values.push_back(rest_pass);
     known.values.push_back(rest_known_fail);
     unknown.values.push_back(rest_unknown_fail);
@@ -212,7 +216,7 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
          "<th class=\"n\" data-sort=\"num\">messages</th><th class=\"n\" data-sort=\"num\">DMARC pass</th>"
          "<th class=\"n\" data-sort=\"num\">SPF aligned</th><th class=\"n\" data-sort=\"num\">DKIM aligned</th>"
          "<th data-sort=\"text\">reason</th><th>why</th></tr></thead><tbody>";
-  uint64_t m = 0, p = 0, s = 0, d = 0;
+  uint64_t m = tail.messages, p = tail.dmarc_pass, s = tail.spf_aligned, d = tail.dkim_aligned;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     if (i >= top_rows) {
@@ -231,9 +235,9 @@ void sources_section(std::string& out, const analyze::Overview& o, std::size_t t
            pct_cell(r.spf_aligned, r.messages) + pct_cell(r.dkim_aligned, r.messages) + "<td><code>" +
            esc(analyze::code(r.main_reason)) + "</code></td><td class=\"expl\">" + esc(r.explanation) + "</td></tr>";
   }
-  if (rows.size() > top_rows)
+  if (total > top_rows)
     out += fmt::format("<tr class=\"others\"><td colspan=\"2\">others: {} smaller sources</td>",
-                       group_digits(rows.size() - top_rows)) +
+                       group_digits(total - top_rows)) +
            num_cell(m) + pct_cell(p, m) + pct_cell(s, m) + pct_cell(d, m) + "<td></td><td></td></tr>";
   out += "</tbody></table></div>";
 }

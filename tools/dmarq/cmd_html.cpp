@@ -114,6 +114,8 @@ std::vector<analyze::Overview> overviews(const Globals& g, const HtmlOptions& o,
     more.push_back({std::move(*ctx), std::move(*dns)});
   }
   std::vector<analyze::Overview> out(domains.size());
+  // The page shows this many source rows (table or chart) and sums the rest.
+  const std::size_t keep = std::max(o.top, output::HtmlReport{}.top_chart);
   std::atomic<std::size_t> next{0};
   std::mutex mutex;
   std::exception_ptr error;
@@ -121,7 +123,7 @@ std::vector<analyze::Overview> overviews(const Globals& g, const HtmlOptions& o,
     try {
       auto predict = o.dns.offline ? analyze::SpfPredictor{} : spf_predictor(w.dns);
       for (std::size_t i; (i = next++) < domains.size();)
-        out[i] = analyze::overview(*w.ctx.analyzer, domains[i], period, predict);
+        out[i] = analyze::overview(*w.ctx.analyzer, domains[i], period, predict, analyze::Via::rollup, keep);
     } catch (...) {
       std::lock_guard lock(mutex);
       if (!error) error = std::current_exception();

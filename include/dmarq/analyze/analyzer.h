@@ -130,7 +130,9 @@ class SourcesView {
   ~SourcesView();
   SourcesView(SourcesView&&) noexcept;
   void add(const RecordView& v);
-  std::vector<SourceRow> finish();
+  // Every row, sorted; only the first `explain` get their explanation (the
+  // sentences cost the most, and `dmarq html` shows only the biggest rows).
+  std::vector<SourceRow> finish(std::size_t explain = SIZE_MAX);
 
  private:
   struct Groups;
@@ -225,15 +227,22 @@ struct ReporterRow {
 // Of Analyzer::reports_in's list.
 std::vector<ReporterRow> reporters(const std::vector<store::ReportSummary>& reports);
 
+// Source rows past the ones an overview keeps, summed up.
+struct SourcesRest {
+  uint64_t rows = 0, messages = 0, dmarc_pass = 0, spf_aligned = 0, dkim_aligned = 0;
+  uint64_t unknown_fail = 0;  // messages failing DMARC in rows whose status is unknown
+};
+
 struct Overview {
   Readiness readiness;
   std::vector<TrendDay> trend;
-  std::vector<SourceRow> sources;  // by ip
+  std::vector<SourceRow> sources;  // by ip, the biggest `keep_sources`
+  SourcesRest rest;                // the others
   std::vector<ReporterRow> reporters;
-  uint64_t unknown_sources = 0;  // distinct unknown source addresses
+  uint64_t unknown_sources = 0;  // distinct unknown source addresses, kept rows and rest
 };
 Overview overview(Analyzer& a, const std::string& domain, const Period& period, const SpfPredictor& spf = {},
-                  Via via = Via::rollup);
+                  Via via = Via::rollup, std::size_t keep_sources = SIZE_MAX);
 
 // --- senders ---------------------------------------------------------------
 
