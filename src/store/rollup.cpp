@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <charconv>
+#include <functional>
 #include <map>
+#include <queue>
 #include <tuple>
 
 #include "dmarq/model/ip.h"
@@ -132,6 +134,111 @@ bool decode_fact(std::string_view bytes, model::PolicyPublished& pol, model::Rec
   return in.ok && in.in.empty();
 }
 
+// --- days blobs ------------------------------------------------------------
+
+namespace {
+
+constexpr int64_t kDaySeconds = 86400;
+
+int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// Appends one entry; `day` must lie in `span`.
+void put_day(std::string& out, const DayCount& d, int64_t span) {
+  out.push_back(static_cast<char>(floor_div(d.day, kDaySeconds) - span * kSpanDays));
+  put_size(out, d.records);
+  put_size(out, d.messages);
+}
+
+// Reads entries one at a time, checking order and range as it goes.
+struct DaysReader {
+  Reader in;
+  int64_t span;
+  int last = -1;
+
+  // False at the end or on bad bytes (then ok is false too).
+  bool next(DayCount& d) {
+    if (in.in.empty() || !in.ok) return false;
+    auto index = static_cast<unsigned char>(in.in.front());
+    in.in.remove_prefix(1);
+    if (index >= kSpanDays || static_cast<int>(index) <= last) {
+      in.ok = false;
+      return false;
+    }
+    last = index;
+    d.day = (span * kSpanDays + index) * kDaySeconds;
+    d.records = in.size();
+    d.messages = in.size();
+    return in.ok;
+  }
+};
+
+// dmarq_days_add / dmarq_days_sub. The span does not matter to a merge, so
+// both read their blobs as span 0.
+void merge_days(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  const bool sub = sqlite3_user_data(ctx) != nullptr;
+  auto view = [](sqlite3_value* v) {
+    const void* p = sqlite3_value_blob(v);
+    return std::string_view(static_cast<const char*>(p), p ? static_cast<std::size_t>(sqlite3_value_bytes(v)) : 0);
+  };
+  if (argc != 2) return sqlite3_result_error(ctx, "dmarq_days: two arguments", -1);
+  DaysReader a{Reader{view(argv[0])}, 0}, b{Reader{view(argv[1])}, 0};
+  std::string out;
+  DayCount x, y;
+  bool has_x = a.next(x), has_y = b.next(y);
+  while (has_x || has_y) {
+    if (has_x && (!has_y || x.day < y.day)) {
+      put_day(out, x, 0);
+      has_x = a.next(x);
+    } else if (!has_x || y.day < x.day) {
+      if (!sub) put_day(out, y, 0);  // a day to take back that is not there: nothing to take
+      has_y = b.next(y);
+    } else {
+      DayCount d{x.day, 0, 0};
+      if (sub) {
+        d.records = x.records > y.records ? x.records - y.records : 0;
+        d.messages = x.messages > y.messages ? x.messages - y.messages : 0;
+      } else {
+        d.records = x.records + y.records;
+        d.messages = x.messages + y.messages;
+      }
+      if (d.records > 0) put_day(out, d, 0);
+      has_x = a.next(x);
+      has_y = b.next(y);
+    }
+  }
+  if (!a.in.ok || !b.in.ok) return sqlite3_result_error(ctx, "dmarq_days: not a days blob", -1);
+  sqlite3_result_blob64(ctx, out.data(), out.size(), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+int64_t span_of(int64_t day) { return floor_div(floor_div(day, kDaySeconds), kSpanDays); }
+
+void encode_days(std::span<const DayCount> days, int64_t span, std::string& out) {
+  out.clear();
+  for (const auto& d : days) put_day(out, d, span);
+}
+
+bool decode_days(std::string_view bytes, int64_t span, std::vector<DayCount>& out) {
+  out.clear();
+  DaysReader r{Reader{bytes}, span};
+  for (DayCount d; r.next(d);) out.push_back(d);
+  return r.in.ok;
+}
+
+void register_rollup_functions(sqlite3* db) {
+  const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY;
+  static int sub_tag = 1;
+  if (sqlite3_create_function_v2(db, "dmarq_days_add", 2, flags, nullptr, merge_days, nullptr, nullptr, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_create_function_v2(db, "dmarq_days_sub", 2, flags, &sub_tag, merge_days, nullptr, nullptr, nullptr) !=
+          SQLITE_OK)
+    throw StoreError(std::string("rollup: cannot register the days functions: ") + sqlite3_errmsg(db));
+}
+
 // --- writing ---------------------------------------------------------------
 
 namespace {
@@ -194,8 +301,13 @@ void RollupWriter::add(const model::ReportMeta& meta, const model::Record& recor
   }
   if (facts_used_ == facts_text_.size()) facts_text_.emplace_back();
   facts_text_[facts_used_].assign(fact_);
-  for (const auto& d : days_) pending_.push_back({digest, domain, d.day, d.count, facts_used_});
+  for (const auto& d : days_) pending_.push_back({digest, domain, d.day, 1, d.count, facts_used_, 0});
   ++facts_used_;
+  if (pending_.size() >= kBatch) flush();
+}
+
+void RollupWriter::add_day(int64_t domain, int64_t fact_id, int64_t day, uint64_t records, uint64_t messages) {
+  pending_.push_back({Digest{}, domain, day, records, messages, 0, fact_id});
   if (pending_.size() >= kBatch) flush();
 }
 
@@ -223,7 +335,7 @@ void RollupWriter::flush() {
   //    then read every one's id.
   std::vector<const Pending*> unknown;
   for (const auto& p : pending_)
-    if (!ids_.count(p.digest) &&
+    if (p.fact_id == 0 && !ids_.count(p.digest) &&
         std::none_of(unknown.begin(), unknown.end(), [&](const Pending* u) { return u->digest == p.digest; }))
       unknown.push_back(&p);
   in_chunks(unknown.size(), kBatch, [&](std::size_t first, std::size_t n) {
@@ -253,28 +365,45 @@ void RollupWriter::flush() {
     find.reset();
     if (found != n) throw StoreError("rollup: fact rows missing after insert");
   });
-  // 2. The days, summed within the batch first: one row per key.
+  // 2. The days, summed within the batch first, one blob per (domain, span,
+  //    fact), added to the row's days by dmarq_days_add.
   struct Key {
-    int64_t domain, day, fact;
-    bool operator<(const Key& o) const { return std::tie(domain, day, fact) < std::tie(o.domain, o.day, o.fact); }
+    int64_t domain, span, fact, day;
+    bool operator<(const Key& o) const {
+      return std::tie(domain, span, fact, day) < std::tie(o.domain, o.span, o.fact, o.day);
+    }
   };
-  std::map<Key, std::pair<int64_t, uint64_t>> sums;
+  std::map<Key, std::pair<uint64_t, uint64_t>> sums;
   for (const auto& p : pending_) {
-    auto& r = sums[Key{p.domain, p.day, ids_.at(p.digest)}];
-    r.first += 1;
+    auto& r = sums[Key{p.domain, span_of(p.day), p.fact_id ? p.fact_id : ids_.at(p.digest), p.day}];
+    r.first += p.records;
     r.second += p.messages;
   }
-  std::vector<std::pair<Key, std::pair<int64_t, uint64_t>>> rows(sums.begin(), sums.end());
+  struct Row {
+    int64_t domain, span, fact;
+    std::string days;
+  };
+  std::vector<Row> rows;
+  for (auto it = sums.begin(); it != sums.end();) {
+    const Key& k = it->first;
+    counts_.clear();
+    auto end = it;
+    for (; end != sums.end() && end->first.domain == k.domain && end->first.span == k.span &&
+           end->first.fact == k.fact;
+         ++end)
+      counts_.push_back({end->first.day, end->second.first, end->second.second});
+    rows.push_back({k.domain, k.span, k.fact, {}});
+    encode_days(counts_, k.span, rows.back().days);
+    it = end;
+  }
   in_chunks(rows.size(), kBatch, [&](std::size_t first, std::size_t n) {
-    auto& add = statement(add_days_, n, "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES ",
-                          "(?,?,?,?,?)",
-                          " ON CONFLICT DO UPDATE SET records=records+excluded.records, "
-                          "messages=messages+excluded.messages");
+    auto& add = statement(add_days_, n, "INSERT INTO rollup_span(domain_id, span, fact_id, days) VALUES ",
+                          "(?,?,?,?)", " ON CONFLICT DO UPDATE SET days=dmarq_days_add(days, excluded.days)");
     for (std::size_t k = 0; k < n; ++k) {
-      const auto& [key, v] = rows[first + k];
-      const int i = static_cast<int>(5 * k);
-      add.bind(i + 1, key.domain).bind(i + 2, key.day).bind(i + 3, key.fact).bind(i + 4, v.first)
-          .bind(i + 5, static_cast<int64_t>(v.second));
+      const Row& r = rows[first + k];
+      const int i = static_cast<int>(4 * k);
+      add.bind(i + 1, r.domain).bind(i + 2, r.span).bind(i + 3, r.fact)
+          .bind_blob(i + 4, r.days.data(), static_cast<int>(r.days.size()));
     }
     add.exec();
   });
@@ -282,22 +411,30 @@ void RollupWriter::flush() {
   facts_used_ = 0;
 }
 
-// The rare way back (a report's metadata changed after its records): row by row.
+// The rare way back (a report's metadata changed after its records): fact by
+// fact, one statement per span its days reach.
 void RollupWriter::take_back(int64_t domain, const Digest& digest, const std::string& fact) {
   (void)fact;
   if (!find_fact_) {
     find_fact_ = detail::Stmt(db_, "SELECT id FROM rollup_fact WHERE digest=?1");
-    sub_day_ = detail::Stmt(db_, "UPDATE rollup_day SET records=records-1, messages=messages-?4 "
-                                 "WHERE domain_id=?1 AND day=?2 AND fact_id=?3");
-    drop_day_ = detail::Stmt(db_, "DELETE FROM rollup_day WHERE domain_id=?1 AND day=?2 AND fact_id=?3 AND records<=0");
+    sub_days_ = detail::Stmt(db_, "UPDATE rollup_span SET days=dmarq_days_sub(days, ?4) "
+                                  "WHERE domain_id=?1 AND span=?2 AND fact_id=?3");
+    drop_span_ = detail::Stmt(db_, "DELETE FROM rollup_span WHERE domain_id=?1 AND span=?2 AND fact_id=?3 "
+                                   "AND length(days)=0");
   }
   find_fact_.bind_blob(1, digest.data(), static_cast<int>(digest.size()));
   if (!find_fact_.step()) throw StoreError("rollup: taking back a fact that was never added");
   const int64_t id = find_fact_.i64(0);
   find_fact_.reset();
-  for (const auto& d : days_) {
-    sub_day_.bind(1, domain).bind(2, d.day).bind(3, id).bind(4, static_cast<int64_t>(d.count)).exec();
-    drop_day_.bind(1, domain).bind(2, d.day).bind(3, id).exec();
+  std::string blob;
+  for (std::size_t i = 0; i < days_.size();) {
+    const int64_t span = span_of(days_[i].day);
+    counts_.clear();
+    for (; i < days_.size() && span_of(days_[i].day) == span; ++i) counts_.push_back({days_[i].day, 1, days_[i].count});
+    encode_days(counts_, span, blob);
+    sub_days_.bind(1, domain).bind(2, span).bind(3, id).bind_blob(4, blob.data(), static_cast<int>(blob.size()));
+    sub_days_.exec();
+    drop_span_.bind(1, domain).bind(2, span).bind(3, id).exec();
   }
 }
 
@@ -306,43 +443,82 @@ void RollupWriter::take_back(int64_t domain, const Digest& digest, const std::st
 void read_facts(sqlite3* db, const std::string& domain, int64_t since, int64_t until,
                 const std::function<void(const model::ReportMeta&, const model::Record&,
                                          std::span<const analyze::DayShare>)>& fn) {
+  if (until <= since) return;
   detail::Stmt find(db, "SELECT id FROM rollup_domain WHERE name=?1");
   find.bind(1, domain);
   if (!find.step()) return;
   const int64_t domain_id = find.i64(0);
 
-  // The period's rows come in day order; a fact's days are gathered by
-  // sorting on (fact, day), in memory: 24 bytes a row.
-  struct Row {
-    int64_t fact, day;
-    uint64_t messages;
+  // Rows come in (span, fact) order: one run per span, each sorted by fact.
+  // Their days inside the period go to `days`; a piece is one row's share.
+  struct Piece {
+    int64_t fact;
+    std::size_t first, count;
   };
-  std::vector<Row> rows;
-  detail::Stmt days(db, "SELECT fact_id, day, messages FROM rollup_day WHERE domain_id=?1 AND day>=?2 AND day<?3");
-  days.bind(1, domain_id).bind(2, since).bind(3, until);
-  while (days.step()) rows.push_back({days.i64(0), days.i64(1), static_cast<uint64_t>(days.i64(2))});
-  std::sort(rows.begin(), rows.end(),
-            [](const Row& a, const Row& b) { return a.fact != b.fact ? a.fact < b.fact : a.day < b.day; });
+  std::vector<Piece> pieces;
+  std::vector<std::size_t> runs;  // where each span's pieces start
+  std::vector<analyze::DayShare> days;
+  std::vector<DayCount> counts;
+  detail::Stmt rows(db, "SELECT span, fact_id, days FROM rollup_span WHERE domain_id=?1 AND span>=?2 AND span<=?3");
+  rows.bind(1, domain_id).bind(2, span_of(since)).bind(3, span_of(until - 1));
+  int64_t last_span = 0;
+  while (rows.step()) {
+    const int64_t span = rows.i64(0), fact_id = rows.i64(1);
+    auto bytes = rows.blob(2);
+    if (!decode_days(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), span, counts))
+      throw StoreError("rollup: the days of fact " + std::to_string(fact_id) + " cannot be decoded");
+    Piece piece{fact_id, days.size(), 0};
+    for (const auto& c : counts)
+      if (c.day >= since && c.day < until) days.push_back({c.day, c.messages});
+    piece.count = days.size() - piece.first;
+    if (piece.count == 0) continue;
+    if (runs.empty() || span != last_span) runs.push_back(pieces.size());
+    last_span = span;
+    pieces.push_back(piece);
+  }
+  // Merges the runs by fact; a fact's pieces then come in span order, so its
+  // days stay ascending.
+  using Head = std::pair<int64_t, std::size_t>;  // (fact, piece index)
+  std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
+  std::vector<std::size_t> run_end(runs.size());
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    run_end[r] = r + 1 < runs.size() ? runs[r + 1] : pieces.size();
+    heads.push({pieces[runs[r]].fact, runs[r]});
+  }
+  std::vector<std::size_t> order;  // piece indices by (fact, span)
+  order.reserve(pieces.size());
+  std::vector<std::size_t> run_of(pieces.size());
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    for (std::size_t i = runs[r]; i < run_end[r]; ++i) run_of[i] = r;
+  while (!heads.empty()) {
+    auto [f, i] = heads.top();
+    heads.pop();
+    order.push_back(i);
+    if (i + 1 < run_end[run_of[i]]) heads.push({pieces[i + 1].fact, i + 1});
+  }
 
   detail::Stmt fact(db, "SELECT fact FROM rollup_fact WHERE id=?1");
   model::ReportMeta meta;
   meta.policy.domain = domain;
   model::Record rec;
   std::vector<analyze::DayShare> shares;
-  for (std::size_t i = 0; i < rows.size();) {
-    std::size_t j = i;
+  for (std::size_t i = 0; i < order.size();) {
+    const int64_t fact_id = pieces[order[i]].fact;
     shares.clear();
-    for (; j < rows.size() && rows[j].fact == rows[i].fact; ++j) shares.push_back({rows[j].day, rows[j].messages});
-    fact.bind(1, rows[i].fact);
-    if (!fact.step()) throw StoreError("rollup: fact " + std::to_string(rows[i].fact) + " is missing");
+    for (; i < order.size() && pieces[order[i]].fact == fact_id; ++i) {
+      const Piece& p = pieces[order[i]];
+      shares.insert(shares.end(), days.begin() + static_cast<std::ptrdiff_t>(p.first),
+                    days.begin() + static_cast<std::ptrdiff_t>(p.first + p.count));
+    }
+    fact.bind(1, fact_id);
+    if (!fact.step()) throw StoreError("rollup: fact " + std::to_string(fact_id) + " is missing");
     auto bytes = fact.blob(0);
     if (!decode_fact(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), meta.policy, rec))
-      throw StoreError("rollup: fact " + std::to_string(rows[i].fact) + " cannot be decoded");
+      throw StoreError("rollup: fact " + std::to_string(fact_id) + " cannot be decoded");
     fact.reset();
     meta.begin = shares.front().day;
     meta.end = shares.back().day + 86400;
     fn(meta, rec, shares);
-    i = j;
   }
 }
 

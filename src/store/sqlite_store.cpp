@@ -56,7 +56,9 @@ void configure_once() {
 }
 
 // The schema version that added the rollups (schema/004_rollup.sql).
-constexpr int kRollupVersion = 4;
+// Schema 004 added the rollups as rollup_day; 005 keeps them as rollup_span
+// and drops rollup_day, which is what migrating to 005 fills them from.
+constexpr int kSpanVersion = 5;
 
 // Whether two views of a report's metadata roll its records up alike: the
 // same date range, domain, and the policy fields a fact holds (encode_fact).
@@ -99,6 +101,7 @@ class SqliteStore final : public Store {
     rollup_ = RollupWriter(raw);
     if (rc != SQLITE_OK)
       throw StoreError("cannot open database " + path + ": " + (raw ? sqlite3_errmsg(raw) : "out of memory"));
+    register_rollup_functions(raw);
     sqlite3_busy_timeout(db_.get(), 5000);
     sqlite3_extended_result_codes(db_.get(), 1);
     if (mode == OpenMode::read_write) {
@@ -427,7 +430,7 @@ class SqliteStore final : public Store {
           continue;
         }
         detail::exec_sql(db_.get(), std::string(schema::kMigrations[static_cast<std::size_t>(i)]));
-        if (i + 1 == kRollupVersion) backfill_rollup();
+        if (i + 1 == kSpanVersion) fill_rollup_span();
         detail::exec_sql(db_.get(), "PRAGMA user_version=" + std::to_string(i + 1));
         detail::exec_sql(db_.get(), "COMMIT");
       } catch (...) {
@@ -437,7 +440,26 @@ class SqliteStore final : public Store {
     }
   }
 
-  // Rolls up every stored record, when migrating to the schema that has rollups.
+  // Migrating to 005: the rollups move from rollup_day (schema 004) to
+  // rollup_span. A database that was at 003 or older has an empty
+  // rollup_day, made by the 004 step, and is rolled up from its records.
+  void fill_rollup_span() {
+    bool had_days = false;
+    {
+      Stmt days(db_.get(), "SELECT domain_id, day, fact_id, records, messages FROM rollup_day");
+      while (days.step()) {
+        had_days = true;
+        rollup_.add_day(days.i64(0), days.i64(2), days.i64(1), static_cast<uint64_t>(days.i64(3)),
+                        static_cast<uint64_t>(days.i64(4)));
+      }
+      rollup_.flush();
+      rollup_.forget_cache();
+    }
+    if (!had_days) backfill_rollup();
+    detail::exec_sql(db_.get(), "DROP TABLE rollup_day");
+  }
+
+  // Rolls up every stored record, and fills the reporters' sums of 004.
   void backfill_rollup() {
     Stmt reports(db_.get(), "SELECT id, first_record, first_record + record_count - 1 FROM report "
                             "WHERE record_count > 0 ORDER BY id");

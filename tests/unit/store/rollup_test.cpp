@@ -1,10 +1,11 @@
-// The rollups (schema 004): facts and their messages per day, kept in step
-// with the records; and the views read through them equal the views read
-// from every record.
+// The rollups (schema 004, by 32-day span since 005): facts and their
+// messages per day, kept in step with the records; and the views read
+// through them equal the views read from every record.
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
 
+#include <optional>
 #include <random>
 
 #include "dmarq/analyze/analyzer.h"
@@ -176,6 +177,7 @@ TEST_CASE("rollup: a full cache of fact ids is emptied without losing a buffered
   { auto s = store::open_sqlite(path, store::OpenMode::read_write); }  // the schema
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  store::register_rollup_functions(db);
   {
     store::RollupWriter w(db, 3);  // a cache of three ids
     auto m = meta("A", "a", kOct1, kOct1 + 10);
@@ -211,6 +213,87 @@ TEST_CASE("rollup: metadata that changes after the records is rolled up as it en
   REQUIRE(f.size() == 1);
   // 9 -> 5 + 4 and 1 -> 1 + 0 (ties go to the earlier day).
   CHECK(f[0] == Fact{"192.0.2.1", "pass", {{kOct1, 6}, {kOct1 + kDay, 4}}});
+
+  // Over the end of a 32-day span (day 20736 is 2026-10-10): taken back
+  // from both spans' rows, the earlier report's days untouched.
+  constexpr int64_t kOct10 = kOct1 + 9 * kDay;
+  REQUIRE(store::span_of(kOct10) == store::span_of(kOct10 - kDay) + 1);
+  model::ReportMeta early2 = meta("B", "b1", 0, 0, "");
+  model::ReportMeta late2 = meta("B", "b1", kOct10 - kDay, kOct10 + kDay);
+  store_report(*s, early2, {record("192.0.2.1", 8)}, "b", &late2);
+  f = facts(*s, "example.com");
+  REQUIRE(f.size() == 1);
+  CHECK(f[0] == Fact{"192.0.2.1", "pass", {{kOct1, 6}, {kOct1 + kDay, 4}, {kOct10 - kDay, 4}, {kOct10, 4}}});
+  CHECK(facts(*s, "").empty());
+}
+
+TEST_CASE("rollup: a days blob encodes and decodes; garbage does not decode", "[store][rollup]") {
+  constexpr int64_t kOct10 = kOct1 + 9 * kDay;
+  const int64_t span = store::span_of(kOct10);
+  CHECK(store::span_of(kOct10 + 31 * kDay) == span);
+  CHECK(store::span_of(kOct10 + 32 * kDay) == span + 1);
+  CHECK(store::span_of(kOct10 - 1) == span - 1);
+  CHECK(store::span_of(-1) == -1);  // before 1970: floor, not truncation
+  CHECK(store::span_of(-32 * kDay) == -1);
+  CHECK(store::span_of(-32 * kDay - 1) == -2);
+
+  std::vector<store::DayCount> in{{kOct10, 1, 0}, {kOct10 + 5 * kDay, 300, 1ull << 40},
+                                  {kOct10 + 31 * kDay, 2, UINT64_MAX}};
+  std::string bytes;
+  store::encode_days(in, span, bytes);
+  std::vector<store::DayCount> out;
+  REQUIRE(store::decode_days(bytes, span, out));
+  REQUIRE(out.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(out[i].day == in[i].day);
+    CHECK(out[i].records == in[i].records);
+    CHECK(out[i].messages == in[i].messages);
+  }
+  CHECK(store::decode_days("", span, out));
+  CHECK(out.empty());
+  for (std::string bad : {std::string("\x20\x01\x01", 3),      // day 32 of a 32-day span
+                          std::string("\x03\x01\x01\x03\x01\x01", 6),  // a day twice
+                          std::string("\x05\x01\x01\x04\x01\x01", 6),  // out of order
+                          std::string("\x01\x01", 2),              // no messages
+                          std::string("\x01\x01\x80", 3)}) {      // a varint cut short
+    INFO(bad.size());
+    CHECK_FALSE(store::decode_days(bad, span, out));
+  }
+}
+
+TEST_CASE("rollup: dmarq_days_add sums by day, dmarq_days_sub drops days with no records left", "[store][rollup]") {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(":memory:", &db) == SQLITE_OK);
+  store::register_rollup_functions(db);
+  auto blob = [](std::vector<store::DayCount> days) {
+    std::string b;
+    store::encode_days(days, 0, b);
+    return b;
+  };
+  auto call = [&](const char* fn, const std::string& a, const std::string& b) {
+    sqlite3_stmt* st = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, (std::string("SELECT ") + fn + "(?1, ?2)").c_str(), -1, &st, nullptr) == SQLITE_OK);
+    sqlite3_bind_blob(st, 1, a.data(), static_cast<int>(a.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(st, 2, b.data(), static_cast<int>(b.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    std::optional<std::string> out;
+    if (rc == SQLITE_ROW)
+      out = std::string(static_cast<const char*>(sqlite3_column_blob(st, 0)) ? static_cast<const char*>(sqlite3_column_blob(st, 0)) : "",
+                        static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+    sqlite3_finalize(st);
+    return out;
+  };
+  auto a = blob({{0, 2, 10}, {2 * kDay, 1, 5}});
+  auto b = blob({{kDay, 1, 7}, {2 * kDay, 1, 5}});
+  CHECK(call("dmarq_days_add", a, b) == blob({{0, 2, 10}, {kDay, 1, 7}, {2 * kDay, 2, 10}}));
+  CHECK(call("dmarq_days_add", a, "") == a);
+  // Day 0 loses one of its two records; day 2 its only one, so it goes;
+  // day 1 was never there, so there is nothing to take.
+  CHECK(call("dmarq_days_sub", a, blob({{0, 1, 4}, {kDay, 1, 7}, {2 * kDay, 1, 5}})) == blob({{0, 1, 6}}));
+  CHECK(call("dmarq_days_sub", a, a) == std::string());
+  CHECK_FALSE(call("dmarq_days_add", a, std::string("\x40\x01\x01", 3)));  // an error, not a result
+  CHECK_FALSE(call("dmarq_days_sub", std::string("\x01", 1), a));
+  sqlite3_close(db);
 }
 
 TEST_CASE("rollup: migrating an older database rolls up what it holds", "[store][rollup]") {
@@ -230,7 +313,7 @@ TEST_CASE("rollup: migrating an older database rolls up what it holds", "[store]
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db,
-                       "DROP TABLE rollup_day; DROP TABLE rollup_fact; DROP TABLE rollup_domain; "
+                       "DROP TABLE rollup_span; DROP TABLE rollup_fact; DROP TABLE rollup_domain; "
                        "ALTER TABLE report DROP COLUMN evaluated_pass; ALTER TABLE report DROP COLUMN quarantined; "
                        "ALTER TABLE report DROP COLUMN rejected; PRAGMA user_version=3;",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
@@ -246,6 +329,75 @@ TEST_CASE("rollup: migrating an older database rolls up what it holds", "[store]
     CHECK(reports[i].rejected == reports_before[i].rejected);
   }
   CHECK(reports_before[0].evaluated_pass + reports_before[1].evaluated_pass > 0);
+}
+
+// A database of schema 004 kept its rollups as one rollup_day row per
+// (domain, day, fact); migrating moves them into rollup_span unchanged.
+TEST_CASE("rollup: migrating rollup_day rows of schema 004 keeps every fact and day", "[store][rollup]") {
+  test::TempDir dir;
+  auto path = (dir.path() / "t.sqlite").string();
+  std::vector<Fact> before;
+  {
+    auto s = store::open_sqlite(path, store::OpenMode::read_write);
+    auto r = test::parse_report("basic.xml");
+    store_report(*s, r.meta, r.records, "basic");
+    // Two reporters, one fact, days on both sides of a span boundary.
+    store_report(*s, meta("A", "a1", kOct1 + 7 * kDay, kOct1 + 11 * kDay), {record("192.0.2.1", 101)}, "a1");
+    store_report(*s, meta("B", "b1", kOct1 + 8 * kDay, kOct1 + 10 * kDay), {record("192.0.2.1", 7)}, "b1");
+    before = facts(*s, "example.com");
+    REQUIRE_FALSE(before.empty());
+  }
+  // Back to schema 4: the same rows as rollup_day.
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "CREATE TABLE rollup_day (domain_id INTEGER NOT NULL, day INTEGER NOT NULL, "
+                       "fact_id INTEGER NOT NULL, records INTEGER NOT NULL, messages INTEGER NOT NULL, "
+                       "PRIMARY KEY (domain_id, day, fact_id)) WITHOUT ROWID",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  {
+    sqlite3_stmt *spans = nullptr, *put = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT domain_id, span, fact_id, days FROM rollup_span", -1, &spans, nullptr) ==
+            SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO rollup_day VALUES (?1, ?2, ?3, ?4, ?5)", -1, &put, nullptr) ==
+            SQLITE_OK);
+    std::vector<store::DayCount> days;
+    std::size_t rows = 0;
+    while (sqlite3_step(spans) == SQLITE_ROW) {
+      std::string_view bytes(static_cast<const char*>(sqlite3_column_blob(spans, 3)),
+                             static_cast<std::size_t>(sqlite3_column_bytes(spans, 3)));
+      REQUIRE(store::decode_days(bytes, sqlite3_column_int64(spans, 1), days));
+      for (const auto& d : days) {
+        sqlite3_bind_int64(put, 1, sqlite3_column_int64(spans, 0));
+        sqlite3_bind_int64(put, 2, d.day);
+        sqlite3_bind_int64(put, 3, sqlite3_column_int64(spans, 2));
+        sqlite3_bind_int64(put, 4, static_cast<int64_t>(d.records));
+        sqlite3_bind_int64(put, 5, static_cast<int64_t>(d.messages));
+        REQUIRE(sqlite3_step(put) == SQLITE_DONE);
+        sqlite3_reset(put);
+        ++rows;
+      }
+    }
+    sqlite3_finalize(spans);
+    sqlite3_finalize(put);
+    CHECK(rows > before.size());  // some fact has several days
+  }
+  // Marked, so that what comes back is seen to come from rollup_day and
+  // not from rolling up the records again.
+  REQUIRE(sqlite3_exec(db, "UPDATE rollup_day SET messages=messages+1000; DROP TABLE rollup_span; "
+                           "PRAGMA user_version=4;",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  for (auto& f : before)
+    for (auto& d : f.days) d.second += 1000;
+  auto s = store::open_sqlite(path, store::OpenMode::read_write);
+  CHECK(facts(*s, "example.com") == before);
+  // Read straight from the migrated table, not the records: rollup_day is gone.
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt* gone = nullptr;
+  CHECK(sqlite3_prepare_v2(db, "SELECT 1 FROM rollup_day", -1, &gone, nullptr) != SQLITE_OK);
+  sqlite3_finalize(gone);
+  sqlite3_close(db);
 }
 
 // Random reports over two domains, many reporters, one- and several-day
