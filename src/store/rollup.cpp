@@ -241,10 +241,7 @@ void register_rollup_functions(sqlite3* db) {
 
 // --- writing ---------------------------------------------------------------
 
-namespace {
-
-// XXH3-128 seeded with the domain's id: the same fact under two domains is
-// two facts. Random inputs collide with odds of about 2^-128 per pair.
+// Random inputs collide with odds of about 2^-128 per pair.
 std::array<unsigned char, 16> digest_of(const std::string& fact, int64_t domain) {
   XXH128_canonical_t canonical;
   XXH128_canonicalFromHash(&canonical,
@@ -253,8 +250,6 @@ std::array<unsigned char, 16> digest_of(const std::string& fact, int64_t domain)
   std::copy_n(canonical.digest, digest.size(), digest.begin());
   return digest;
 }
-
-}  // namespace
 
 void RollupWriter::forget_cache() {
   ids_.clear();

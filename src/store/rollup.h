@@ -49,6 +49,10 @@ void encode_days(std::span<const DayCount> days, int64_t span, std::string& out)
 // False on bytes that are not a days blob, or a day outside `span`.
 bool decode_days(std::string_view bytes, int64_t span, std::vector<DayCount>& out);
 
+// XXH3-128 of a fact's bytes, seeded with its domain's id: the same fact
+// under two domains is two facts.
+std::array<unsigned char, 16> digest_of(const std::string& fact, int64_t domain);
+
 // Registers the SQL functions the writer's upserts use on `db`:
 // dmarq_days_add(a, b), the per-day sums of two days blobs, and
 // dmarq_days_sub(a, b), a's days less b's, dropping a day whose records

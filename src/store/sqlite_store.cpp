@@ -10,6 +10,7 @@
 #include "detail/sqlite.h"
 #include "dmarq/store/store.h"
 #include "schema_sql.h"
+#include "store/common.h"
 #include "store/record_writer.h"
 #include "store/rollup.h"
 
@@ -17,32 +18,6 @@ namespace dmarq::store {
 namespace {
 
 using detail::Stmt;
-
-std::string json_array(const std::vector<std::string>& items) {
-  auto arr = nlohmann::json::array();
-  for (const auto& i : items) arr.push_back(i);
-  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-std::vector<std::string> from_json_array(std::string_view text) {
-  std::vector<std::string> out;
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_array())
-    for (const auto& v : j)
-      if (v.is_string()) out.push_back(v.get<std::string>());
-  return out;
-}
-
-std::string issues_json(const model::Issues& issues) {
-  auto arr = nlohmann::json::array();
-  for (const auto& i : issues)
-    arr.push_back({{"code", i.code},
-                   {"severity", i.severity == model::Severity::error ? "error" : "warning"},
-                   {"message", i.message},
-                   {"where", i.where}});
-  // Reports contain arbitrary bytes; never throw on invalid UTF-8 here.
-  return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 // Process-wide SQLite settings, before the library initialises: no memory
 // statistics, whose global mutex every allocation would otherwise take
@@ -55,28 +30,9 @@ void configure_once() {
   (void)done;
 }
 
-// The schema version that added the rollups (schema/004_rollup.sql).
 // Schema 004 added the rollups as rollup_day; 005 keeps them as rollup_span
 // and drops rollup_day, which is what migrating to 005 fills them from.
 constexpr int kSpanVersion = 5;
-
-// Whether two views of a report's metadata roll its records up alike: the
-// same date range, domain, and the policy fields a fact holds (encode_fact).
-bool same_rollup(const model::ReportMeta& a, const model::ReportMeta& b) {
-  const auto &x = a.policy, &y = b.policy;
-  return a.begin == b.begin && a.end == b.end && x.domain == y.domain && x.adkim == y.adkim && x.aspf == y.aspf &&
-         x.p == y.p && x.sp == y.sp && x.np == y.np && x.pct == y.pct;
-}
-
-// What a reporter said of a report's messages (its policy_evaluated).
-struct Said {
-  uint64_t pass = 0, quarantined = 0, rejected = 0;
-  void add(const model::Record& r) {
-    if (r.dkim == "pass" || r.spf == "pass") pass += r.count;
-    if (r.disposition == "quarantine") quarantined += r.count;
-    else if (r.disposition == "reject") rejected += r.count;
-  }
-};
 
 // Reads a range of records back, with their DKIM, SPF and override rows.
 class RecordReader {

@@ -68,7 +68,7 @@ std::optional<store::ReportFilter> make_filter(const std::optional<std::string>&
 void complain(const std::string& message) { std::cerr << "dmarq: " << output::terminal_safe(message) << '\n'; }
 
 bool require_db(const Globals& g) {
-  if (std::filesystem::exists(g.db)) return true;
+  if (store::is_postgres_url(g.db) || std::filesystem::exists(g.db)) return true;
   complain("no database at " + g.db + "; run 'dmarq ingest' first or pass --db");
   return false;
 }

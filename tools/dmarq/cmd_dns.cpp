@@ -58,13 +58,15 @@ std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool c
   }
   // Answers are cached in the database; check and spf create it if need be
   // (like ingest), so a second run asks the network only for what expired.
+  // Not yet on PostgreSQL: there, every run asks the network.
+  if (store::is_postgres_url(g.db)) return c;
   std::error_code ec;
   if (!std::filesystem::exists(g.db, ec)) {
     if (!create_db) return c;
     auto parent = std::filesystem::path(g.db).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
-  store::open_sqlite(g.db, store::OpenMode::read_write);  // creates and migrates
+  store::open_store(g.db, store::OpenMode::read_write);  // creates and migrates
   c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); });
   return c;
 }
@@ -88,8 +90,8 @@ struct CheckOptions {
 std::vector<std::string> report_selectors(const Globals& g, const std::string& domain) {
   std::vector<std::string> out;
   std::error_code ec;
-  if (!std::filesystem::exists(g.db, ec)) return out;
-  auto db = store::open_sqlite(g.db, store::OpenMode::read_only);
+  if (!store::is_postgres_url(g.db) && !std::filesystem::exists(g.db, ec)) return out;
+  auto db = store::open_store(g.db, store::OpenMode::read_only);
   store::ReportFilter filter;
   filter.domain = domain;
   std::set<std::string> seen;
@@ -224,7 +226,7 @@ int run_enrich(const Globals& g, const DnsOptions& dns_options, const store::Rep
   if (!require_db(g)) return kUsage;
   auto ctx = make_dns(g, dns_options, false);
   if (!ctx) return kUsage;
-  auto db = store::open_sqlite(g.db, store::OpenMode::read_write);
+  auto db = store::open_store(g.db, store::OpenMode::read_write);
   // Addresses enriched in the last week are left alone; the DNS cache
   // answers the rest of a rerun within the records' TTLs.
   constexpr int64_t kFresh = 7 * 86400;

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <thread>
@@ -41,6 +43,24 @@ struct Totals {
   uint64_t records = 0;
   double load_cpu = 0, extract_cpu = 0;
 };
+
+// The mailboxes an ingest reads, as lock names for a shared database: an
+// IMAP account by its config name (every host shares it), local inputs by
+// this host's name and their absolute path.
+std::vector<std::string> mailbox_names(const IngestOptions& o) {
+  std::vector<std::string> out;
+  if (!o.imap.empty()) out.push_back("imap:" + o.imap);
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  auto local = [&](const char* kind, const std::string& path) {
+    std::error_code ec;
+    auto abs = std::filesystem::absolute(path, ec);
+    out.push_back(std::string(kind) + ":" + host + ":" + (ec ? path : abs.lexically_normal().string()));
+  };
+  for (const auto& d : o.maildirs) local("maildir", d);
+  for (const auto& m : o.mboxes) local("mbox", m);
+  return out;
+}
 
 // SIGTERM and SIGINT ask an IMAP ingest to stop after the current batch:
 // what was fetched is committed and moved, then the client logs out.
@@ -187,14 +207,26 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
     return kUsage;
   }
 
-  std::filesystem::path parent = std::filesystem::path(g.db).parent_path();
-  if (!parent.empty()) std::filesystem::create_directories(parent);
-  auto lock = store::IngestLock::try_acquire(g.db);
-  if (!lock) {
-    complain("another ingest is running on " + g.db + "; try again later");
-    return kLocked;
+  // SQLite: one ingest per database file. PostgreSQL: one per mailbox, the
+  // lock held in the database (many hosts write one database).
+  const bool shared = store::is_postgres_url(g.db);
+  std::optional<store::IngestLock> lock;
+  if (!shared) {
+    std::filesystem::path parent = std::filesystem::path(g.db).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent);
+    if (auto held = store::IngestLock::try_acquire(g.db)) lock.emplace(std::move(*held));
+    if (!lock) {
+      complain("another ingest is running on " + g.db + "; try again later");
+      return kLocked;
+    }
   }
-  auto db = store::open_sqlite(g.db, store::OpenMode::read_write);
+  auto db = store::open_store(g.db, store::OpenMode::read_write);
+  if (shared)
+    for (const auto& name : mailbox_names(o)) {
+      if (db->try_lock(name)) continue;
+      complain("another ingest is reading " + name + "; try again later");
+      return kLocked;
+    }
   Runner runner(g, o, *db);
   auto started = std::chrono::steady_clock::now();
   int code = kOk;

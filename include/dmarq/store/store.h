@@ -1,6 +1,6 @@
-// Store: where normalized reports live. A small interface so that a second
-// backend (PostgreSQL, for many ingest hosts) can follow; SQLite is the one
-// implemented today (see open_sqlite).
+// Store: where normalized reports live. Two backends: SQLite, the embedded
+// default (open_sqlite), and PostgreSQL for many ingest hosts writing one
+// database (open_postgres); open_store picks by the --db string.
 //
 // Write protocol, one message at a time:
 //   begin_message -> { begin_report -> add_record* -> end_report | abort_report }*
@@ -22,6 +22,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dmarq/analyze/days.h"
@@ -171,6 +172,12 @@ class Store {
   virtual std::vector<StoredBounce> list_bounces(std::optional<int64_t> since) = 0;
   // Enrichment: replaces the rows of the same addresses, in one transaction.
   virtual void put_ip_info(const std::vector<IpInfo>& rows) = 0;
+  // Takes the lock named `name` for the life of the store; false when
+  // another process holds it. SQLite needs none (its ingest locks the file).
+  virtual bool try_lock(const std::string& name) {
+    (void)name;
+    return true;
+  }
   // Every enriched address, keyed by its canonical text.
   virtual std::map<std::string, IpInfo> load_ip_info() = 0;
 };
@@ -180,7 +187,19 @@ enum class OpenMode { read_write, read_only };
 // Opens (creating and migrating when read_write) an SQLite database.
 std::unique_ptr<Store> open_sqlite(const std::string& path, OpenMode mode);
 
+// Opens a PostgreSQL database by libpq connection URI (postgresql://...),
+// migrating it when read_write. The password comes from PGPASSFILE or
+// ~/.pgpass, never from the URL.
+std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode);
+bool is_postgres_url(std::string_view db);
+
+// Opens `db` by what it names: a postgresql:// or postgres:// URL, an
+// "sqlite:PATH", or else an SQLite file path. Throws StoreError for a URL
+// that carries a password.
+std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode);
+
 // Schema version the code expects (the number of migrations).
 int schema_version();
+int pg_schema_version();
 
 }  // namespace dmarq::store

@@ -1,0 +1,150 @@
+#include "detail/pg.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "dmarq/store/store.h"
+
+namespace dmarq::detail {
+
+namespace {
+
+[[noreturn]] void fail(PGconn* c, const std::string& what) {
+  std::string msg = c ? PQerrorMessage(c) : "out of memory";
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  throw store::StoreError("PostgreSQL: " + what + ": " + msg);
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+int64_t PgResult::i64(int row, int col) const {
+  const char* v = PQgetvalue(r_.get(), row, col);
+  int64_t out = 0;
+  std::from_chars(v, v + PQgetlength(r_.get(), row, col), out);
+  return out;
+}
+
+std::string PgResult::bytes(int row, int col) const {
+  std::string_view v(PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+  std::string out;
+  if (v.size() < 2 || v[0] != '\\' || v[1] != 'x') return out;  // bytea_output is hex since 9.0
+  out.reserve((v.size() - 2) / 2);
+  for (std::size_t i = 2; i + 1 < v.size(); i += 2) out.push_back(static_cast<char>(hex(v[i]) << 4 | hex(v[i + 1])));
+  return out;
+}
+
+uint64_t PgResult::affected() const {
+  const char* n = PQcmdTuples(r_.get());
+  uint64_t out = 0;
+  std::from_chars(n, n + std::char_traits<char>::length(n), out);
+  return out;
+}
+
+PgParam pg_int(int64_t v) { return std::to_string(v); }
+
+PgParam pg_bytes(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\\x";
+  out.reserve(2 + raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+// A UTF-8 check by hand: a few lines, and the replacement must match what
+// the JSON columns already do with bad bytes (one U+FFFD per bad byte).
+std::string pg_text(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    bool ok = len > 0 && c != 0 && i + len <= s.size() && !(len == 2 && c < 0xc2);
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+    if (ok && len == 3) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+    }
+    if (ok && len == 4) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90) && c <= 0xf4;
+    }
+    if (ok) {
+      out.append(s.substr(i, len));
+      i += len;
+    } else {
+      out.append("\xef\xbf\xbd");
+      ++i;
+    }
+  }
+  return out;
+}
+
+PgConn PgConn::connect(const std::string& url) {
+  PgConn c;
+  c.c_.reset(PQconnectdb(url.c_str()));
+  if (!c.c_ || PQstatus(c.c_.get()) != CONNECTION_OK) fail(c.c_.get(), "cannot connect");
+  PQsetClientEncoding(c.c_.get(), "UTF8");
+  c.exec("SET client_min_messages = warning");
+  return c;
+}
+
+PgResult PgConn::exec(const std::string& sql, const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  PGresult* r = params.empty() ? PQexec(c_.get(), sql.c_str())
+                               : PQexecParams(c_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                                              values.data(), nullptr, nullptr, 0);
+  PgResult out(r);
+  auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c_.get());
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    std::string head = sql.substr(0, 80);
+    throw store::StoreError("PostgreSQL: " + msg + " (in: " + head + (sql.size() > 80 ? "...)" : ")"));
+  }
+  return out;
+}
+
+void PgConn::copy_in(const std::string& copy_sql, std::string_view data) {
+  PgResult start(PQexec(c_.get(), copy_sql.c_str()));
+  if (start.status() != PGRES_COPY_IN) fail(c_.get(), "COPY did not start");
+  for (std::size_t at = 0; at < data.size();) {
+    const std::size_t n = std::min<std::size_t>(data.size() - at, 1 << 20);
+    if (PQputCopyData(c_.get(), data.data() + at, static_cast<int>(n)) != 1) fail(c_.get(), "COPY data");
+    at += n;
+  }
+  if (PQputCopyEnd(c_.get(), nullptr) != 1) fail(c_.get(), "COPY end");
+  std::string error;
+  while (PGresult* r = PQgetResult(c_.get())) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) error = PQresultErrorMessage(r);
+    PQclear(r);
+  }
+  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+  if (!error.empty()) throw store::StoreError("PostgreSQL: " + error + " (in: " + copy_sql.substr(0, 80) + ")");
+}
+
+void copy_field(std::string& out, std::string_view v) {
+  for (char c : v) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out.push_back(c);
+    }
+  }
+}
+
+}  // namespace dmarq::detail

@@ -1,0 +1,66 @@
+// A thin RAII layer over libpq (Debian's libpq-dev): a connection, results,
+// parameters as text, and COPY FROM STDIN. Errors throw store::StoreError
+// with the server's message. Text protocol throughout: every value dmarq
+// stores is text or an integer, and bytea travels as PostgreSQL's hex form.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace dmarq::detail {
+
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+
+class PgResult {
+ public:
+  explicit PgResult(PGresult* r) : r_(r) {}
+  int rows() const { return PQntuples(r_.get()); }
+  bool null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  std::string text(int row, int col) const {
+    return std::string(PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+  }
+  int64_t i64(int row, int col) const;
+  std::string bytes(int row, int col) const;  // a bytea column, decoded
+  uint64_t affected() const;                  // rows an INSERT/UPDATE/DELETE touched
+  ExecStatusType status() const { return r_ ? PQresultStatus(r_.get()) : PGRES_FATAL_ERROR; }
+
+ private:
+  std::unique_ptr<PGresult, PgResultDeleter> r_;
+};
+
+// A parameter: text, or SQL NULL.
+using PgParam = std::optional<std::string>;
+PgParam pg_int(int64_t v);
+PgParam pg_bytes(std::string_view raw);  // bytea in hex form
+// Text PostgreSQL accepts: valid UTF-8 without NUL; other bytes become U+FFFD.
+std::string pg_text(std::string_view s);
+
+class PgConn {
+ public:
+  // `url` is a libpq connection URI; the password comes from PGPASSFILE or
+  // ~/.pgpass, as libpq reads them. Throws StoreError when it cannot connect.
+  static PgConn connect(const std::string& url);
+  PgResult exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Runs `copy_sql` (COPY ... FROM STDIN) with `data` in COPY's text format.
+  void copy_in(const std::string& copy_sql, std::string_view data);
+  PGconn* raw() const { return c_.get(); }
+
+ private:
+  std::unique_ptr<PGconn, PgConnDeleter> c_;
+};
+
+// Appends `v` to `out` escaped for COPY's text format (\N is NULL).
+void copy_field(std::string& out, std::string_view v);
+
+}  // namespace dmarq::detail
