@@ -5,11 +5,11 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev zlib1g-dev
+  libxml2-dev libarchive-dev libmimetic-dev libsqlite3-dev libpq-dev zlib1g-dev
   libcli11-dev libfmt-dev nlohmann-json3-dev libpsl-dev publicsuffix libtomlplusplus-dev
   libboost-dev libssl-dev libc-ares-dev libxxhash-dev
   catch2 sqlite3 python3 openssl time
-  dovecot-imapd nsd locales chromium chromium-driver
+  dovecot-imapd nsd postgresql locales chromium chromium-driver
   clang-14 libclang-rt-14-dev
 )
 
