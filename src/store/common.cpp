@@ -30,6 +30,30 @@ std::string issues_json(const model::Issues& issues) {
   return arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+model::Issues issues_from_json(std::string_view text) {
+  model::Issues out;
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_array()) return out;
+  auto field = [](const nlohmann::json& o, const char* k) {
+    return o.contains(k) && o[k].is_string() ? o[k].get<std::string>() : std::string();
+  };
+  for (const auto& o : j) {
+    if (!o.is_object()) continue;
+    model::Issue i;
+    i.code = field(o, "code");
+    i.severity = field(o, "severity") == "error" ? model::Severity::error : model::Severity::warning;
+    i.message = field(o, "message");
+    i.where = field(o, "where");
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+MessageOutcome outcome_from(std::string_view text) {
+  return text == "rejected" ? MessageOutcome::rejected : text == "partial" ? MessageOutcome::partial
+                                                                           : MessageOutcome::ok;
+}
+
 bool same_rollup(const model::ReportMeta& a, const model::ReportMeta& b) {
   const auto &x = a.policy, &y = b.policy;
   return a.begin == b.begin && a.end == b.end && x.domain == y.domain && x.adkim == y.adkim && x.aspf == y.aspf &&

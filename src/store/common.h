@@ -8,12 +8,16 @@
 
 #include "dmarq/model/aggregate.h"
 #include "dmarq/model/issue.h"
+#include "dmarq/store/store.h"
 
 namespace dmarq::store {
 
 std::string json_array(const std::vector<std::string>& items);  // invalid UTF-8 replaced, never thrown
 std::vector<std::string> from_json_array(std::string_view text);
 std::string issues_json(const model::Issues& issues);
+model::Issues issues_from_json(std::string_view text);
+
+MessageOutcome outcome_from(std::string_view text);
 
 // Whether two views of a report's metadata roll its records up alike: the
 // same date range, domain, and the policy fields a fact holds (encode_fact).

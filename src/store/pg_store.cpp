@@ -294,19 +294,38 @@ class PgStore final : public Store {
   }
 
   std::vector<Reject> list_rejects() override {
-    auto q = db_.exec("SELECT origin, part, code, reason, rejected_at FROM rejected_input ORDER BY id");
+    auto q = db_.exec("SELECT origin, part, code, reason, rejected_at, message_id FROM rejected_input ORDER BY id");
     std::vector<Reject> out;
     for (int i = 0; i < q.rows(); ++i)
-      out.push_back(Reject{q.text(i, 0), q.text(i, 1), q.text(i, 2), q.text(i, 3), q.i64(i, 4)});
+      out.push_back(Reject{q.text(i, 0), q.text(i, 1), q.text(i, 2), q.text(i, 3), q.i64(i, 4), q.i64(i, 5)});
+    return out;
+  }
+
+  std::vector<StoredMessage> list_messages() override {
+    auto q = db_.exec("SELECT id, sha256, origin, size, ingested_at, outcome, reports_new, reports_duplicate, "
+                      "records, issues, kind FROM message WHERE outcome <> 'pending' ORDER BY id");
+    std::vector<StoredMessage> out;
+    for (int i = 0; i < q.rows(); ++i) {
+      StoredMessage m;
+      m.id = q.i64(i, 0);
+      m.info = MessageInfo{q.text(i, 1), q.text(i, 2), static_cast<uint64_t>(q.i64(i, 3)), q.i64(i, 4)};
+      m.summary.outcome = outcome_from(q.text(i, 5));
+      m.summary.reports_new = static_cast<uint64_t>(q.i64(i, 6));
+      m.summary.reports_duplicate = static_cast<uint64_t>(q.i64(i, 7));
+      m.summary.records = static_cast<uint64_t>(q.i64(i, 8));
+      m.summary.issues = issues_from_json(q.text(i, 9));
+      m.summary.kind = q.text(i, 10);
+      out.push_back(std::move(m));
+    }
     return out;
   }
 
   std::vector<SourceLink> list_sources() override {
-    auto q = db_.exec("SELECT m.origin, s.part, s.duplicate, s.report_id FROM report_source s "
+    auto q = db_.exec("SELECT m.origin, s.part, s.duplicate, s.report_id, m.id FROM report_source s "
                       "JOIN message m ON m.id=s.message_id ORDER BY m.id, s.part COLLATE \"C\"");
     std::vector<SourceLink> out;
     for (int i = 0; i < q.rows(); ++i)
-      out.push_back(SourceLink{q.text(i, 0), q.text(i, 1), q.i64(i, 2) != 0, q.i64(i, 3)});
+      out.push_back(SourceLink{q.text(i, 0), q.text(i, 1), q.i64(i, 2) != 0, q.i64(i, 3), q.i64(i, 4)});
     return out;
   }
 
@@ -340,8 +359,12 @@ class PgStore final : public Store {
     auto reports = db_.exec(
         "SELECT id, begin_ts FROM report WHERE ($1::text IS NULL OR policy_domain=$1) "
         "AND ($2::bigint IS NULL OR end_ts>=$2) AND ($3::bigint IS NULL OR begin_ts<$3) AND record_count > 0 "
-        "ORDER BY begin_ts, org_name COLLATE \"C\", report_id COLLATE \"C\", id",
-        filter_params(f));
+        "AND ($4::bigint IS NULL OR id=$4) ORDER BY begin_ts, org_name COLLATE \"C\", report_id COLLATE \"C\", id",
+        [&] {
+          auto p = filter_params(f);
+          p.push_back(f.report ? pg_int(*f.report) : PgParam{});
+          return p;
+        }());
     for (int i = 0; i < reports.rows(); ++i) {
       model::ReportMeta meta = load_meta(reports.i64(i, 0));
       read_records(reports.i64(i, 0), reports.i64(i, 1),
@@ -784,7 +807,10 @@ class PgStore final : public Store {
       out += "\"";
     };
     std::string domains_arr = array([&](std::string& out) {
-      for (std::size_t i = 0; i < facts.size(); ++i) out += (i ? "," : "") + std::to_string(facts[i].domain);
+      for (std::size_t i = 0; i < facts.size(); ++i) {
+        if (i) out.push_back(',');
+        out += std::to_string(facts[i].domain);
+      }
     });
     std::string digests_arr = array([&](std::string& out) {
       for (std::size_t i = 0; i < facts.size(); ++i) {

@@ -305,18 +305,37 @@ class SqliteStore final : public Store {
   }
 
   std::vector<Reject> list_rejects() override {
-    Stmt q(db_.get(), "SELECT origin, part, code, reason, rejected_at FROM rejected_input ORDER BY id");
+    Stmt q(db_.get(), "SELECT origin, part, code, reason, rejected_at, message_id FROM rejected_input ORDER BY id");
     std::vector<Reject> out;
-    while (q.step()) out.push_back(Reject{q.text(0), q.text(1), q.text(2), q.text(3), q.i64(4)});
+    while (q.step()) out.push_back(Reject{q.text(0), q.text(1), q.text(2), q.text(3), q.i64(4), q.i64(5)});
+    return out;
+  }
+
+  std::vector<StoredMessage> list_messages() override {
+    Stmt q(db_.get(), "SELECT id, sha256, origin, size, ingested_at, outcome, reports_new, reports_duplicate, "
+                      "records, issues, kind FROM message WHERE outcome <> 'pending' ORDER BY id");
+    std::vector<StoredMessage> out;
+    while (q.step()) {
+      StoredMessage m;
+      m.id = q.i64(0);
+      m.info = MessageInfo{q.text(1), q.text(2), static_cast<uint64_t>(q.i64(3)), q.i64(4)};
+      m.summary.outcome = outcome_from(q.view(5));
+      m.summary.reports_new = static_cast<uint64_t>(q.i64(6));
+      m.summary.reports_duplicate = static_cast<uint64_t>(q.i64(7));
+      m.summary.records = static_cast<uint64_t>(q.i64(8));
+      m.summary.issues = issues_from_json(q.view(9));
+      m.summary.kind = q.text(10);
+      out.push_back(std::move(m));
+    }
     return out;
   }
 
   std::vector<SourceLink> list_sources() override {
     Stmt q(db_.get(),
-           "SELECT m.origin, s.part, s.duplicate, s.report_id FROM report_source s "
+           "SELECT m.origin, s.part, s.duplicate, s.report_id, m.id FROM report_source s "
            "JOIN message m ON m.id=s.message_id ORDER BY m.id, s.part");
     std::vector<SourceLink> out;
-    while (q.step()) out.push_back(SourceLink{q.text(0), q.text(1), q.i64(2) != 0, q.i64(3)});
+    while (q.step()) out.push_back(SourceLink{q.text(0), q.text(1), q.i64(2) != 0, q.i64(3), q.i64(4)});
     return out;
   }
 
@@ -605,10 +624,11 @@ void SqliteStore::for_each_record(const ReportFilter& f, const std::function<voi
   // report_domain_begin ("?1 IS NULL OR ..." would make it scan every report).
   Stmt reports(db_.get(),
                std::string("SELECT id, first_record, first_record + record_count - 1 FROM report WHERE ") +
-                   (f.domain ? "policy_domain=?1" : "?1 IS NULL") +
+                   (f.report ? "id=?4 AND " : "") + (f.domain ? "policy_domain=?1" : "?1 IS NULL") +
                    " AND (?2 IS NULL OR end_ts>=?2) AND (?3 IS NULL OR begin_ts<?3) AND record_count > 0 "
                    "ORDER BY begin_ts, org_name, report_id, id");
   bind_filter(reports, f);
+  if (f.report) reports.bind(4, *f.report);
   RecordReader reader(db_.get());
   while (reports.step()) {
     model::ReportMeta meta = load_meta(reports.i64(0));

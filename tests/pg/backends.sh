@@ -4,11 +4,13 @@
 #  1. the same corpus (generated reports, the bundled samples, a rejected
 #     input) ingested into SQLite and into PostgreSQL prints the same for
 #     every read command of every domain;
-#  2. four ingests at once over four copies of the corpus into one database
+#  2. dmarq migrate copies the SQLite database into PostgreSQL with the same
+#     outputs, and a second run copies nothing;
+#  3. four ingests at once over four copies of the corpus into one database
 #     store every report once, with the totals of the SQLite run;
-#  3. an ingest killed with SIGKILL half-way and run again ends with the
+#  4. an ingest killed with SIGKILL half-way and run again ends with the
 #     same totals;
-#  4. a second ingest of a mailbox being read is refused (exit 75), and a
+#  5. a second ingest of a mailbox being read is refused (exit 75), and a
 #     password in --db is refused.
 # Usage: backends.sh DMARQ DMARQ_GEN WORK_DIR
 set -euo pipefail
@@ -86,7 +88,21 @@ rejected() { "$dmarq" --db "$1" rejects --format csv | tail -n +2 | cut -d, -f3-
 [[ -n $(rejected "$sqlite") && $(rejected "$pgurl") == $(rejected "$sqlite") ]] && ok "the same input set aside" ||
   bad "rejects: $(rejected "$pgurl") vs $(rejected "$sqlite")"
 
-# 2. Four hosts at once, overlapping copies of the same mailbox.
+# 2. dmarq migrate: SQLite into PostgreSQL prints the same, rejected inputs
+#    included (their origins and times are copied); a rerun copies nothing.
+mig=$(pg_create_db migrated)
+"$dmarq" --db "$sqlite" migrate --no-progress --to "$mig" 2>"$work/mig.log"
+grep -q "copied [1-9][0-9]* message(s)" "$work/mig.log" && ok "migrate: $(cat "$work/mig.log")" ||
+  bad "migrate said: $(cat "$work/mig.log")"
+compare "$mig" "migrated"
+[[ $("$dmarq" --db "$mig" rejects) == $("$dmarq" --db "$sqlite" rejects) ]] && ok "migrated: the same rejects" ||
+  bad "migrated: rejects differ"
+"$dmarq" -v migrate --no-progress --from "sqlite:$sqlite" --to "$mig" 2>"$work/mig2.log"
+grep -q "copied 0 message(s) (0 report(s), 0 record(s)); [1-9][0-9]* already there" "$work/mig2.log" &&
+  [[ $(totals "$mig") == "$want" ]] && ok "migrate again: nothing copied, totals $want" ||
+  bad "migrate again: $(cat "$work/mig2.log"); totals $(totals "$mig")"
+
+# 3. Four hosts at once, overlapping copies of the same mailbox.
 conc=$(pg_create_db conc)
 pids=()
 for i in 1 2 3 4; do
@@ -107,7 +123,7 @@ rows=$(pg_psql conc -Atc "SELECT (SELECT count(*) FROM record) = (SELECT sum(rec
   bad "4 concurrent ingests: $dups duplicates, records match: $rows"
 compare "$conc" "4 concurrent ingests"
 
-# 3. SIGKILL half-way, then the same ingest again.
+# 4. SIGKILL half-way, then the same ingest again.
 killed=$(pg_create_db killed)
 copy "$work/m-kill"
 "$dmarq" --db "$killed" ingest --no-progress --maildir "$work/m-kill" >/dev/null 2>&1 &
@@ -126,7 +142,7 @@ left=$(find "$work/m-kill/new" "$work/m-kill/cur" -type f | wc -l)
   bad "killed and rerun: totals $(totals "$killed") != $want"
 compare "$killed" "killed and rerun"
 
-# 4. The lock per mailbox, and no password in --db.
+# 5. The lock per mailbox, and no password in --db.
 locked=$(pg_create_db locked)
 copy "$work/m-lock"
 pg_psql locked -Atc "SELECT 1" >/dev/null

@@ -111,6 +111,7 @@ void add_dns_commands(CLI::App& app, Globals& g, Action& run);
 // domain; `dns` must outlive the predictor.
 analyze::SpfPredictor spf_predictor(DnsContext& dns);
 void add_html(CLI::App& app, Globals& g, Action& run);
+void add_migrate(CLI::App& app, Globals& g, Action& run);
 // dmarq enrich, also run by ingest --enrich after its commits.
 int run_enrich(const Globals& g, const DnsOptions& dns, const store::ReportFilter& filter);
 

@@ -7,14 +7,16 @@
 
 int main(int argc, char** argv) {
   using namespace dmarq::cli;
-  CLI::App app{"dmarq: ingest DMARC aggregate reports into SQLite and answer who sends as your domain."};
+  CLI::App app{"dmarq: ingest DMARC aggregate reports into SQLite or PostgreSQL and answer who sends as your domain."};
   app.set_version_flag("--version", "dmarq " DMARQ_VERSION);
   app.require_subcommand(1);
   app.fallthrough();
 
   Globals g;
   g.db = default_db_path();
-  app.add_option("--db", g.db, "SQLite database (default: $DMARQ_DB or ~/.local/share/dmarq/dmarq.sqlite)")
+  app.add_option("--db", g.db,
+                 "SQLite database path (or sqlite:PATH), or a postgresql:// URL whose password is in ~/.pgpass "
+                 "(default: $DMARQ_DB or ~/.local/share/dmarq/dmarq.sqlite)")
       ->capture_default_str();
   g.config = default_config_path();
   if (const char* env = std::getenv("DMARQ_CONFIG"); env && *env) g.config_explicit = true;
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
   add_feedback(app, g, run);
   add_dns_commands(app, g, run);
   add_html(app, g, run);
+  add_migrate(app, g, run);
 
   try {
     app.parse(argc, argv);

@@ -62,6 +62,14 @@ struct Reject {
   std::string code;
   std::string reason;
   int64_t rejected_at = 0;
+  int64_t message_id = 0;  // when read back: the message that carried it
+};
+
+// A stored message (the ingest log), as read back for `dmarq migrate`.
+struct StoredMessage {
+  int64_t id = 0;
+  MessageInfo info;
+  MessageSummary summary;
 };
 
 // --- read side -------------------------------------------------------------
@@ -70,6 +78,7 @@ struct ReportFilter {
   std::optional<std::string> domain;
   std::optional<int64_t> since;  // report end >= since
   std::optional<int64_t> until;  // report begin < until
+  std::optional<int64_t> report;  // that report only (its id)
 };
 
 struct ReportSummary {
@@ -87,6 +96,7 @@ struct SourceLink {  // one (origin, part) that carried a report
   std::string origin, part;
   bool duplicate = false;
   int64_t report = 0;
+  int64_t message_id = 0;
 };
 
 // A report's metadata with sums over its records.
@@ -158,6 +168,7 @@ class Store {
   // Read side.
   virtual std::vector<ReportSummary> list_reports(const ReportFilter& filter) = 0;
   virtual std::vector<Reject> list_rejects() = 0;
+  virtual std::vector<StoredMessage> list_messages() = 0;  // committed ones, in ingest order
   virtual std::vector<SourceLink> list_sources() = 0;
   virtual std::optional<ReportStats> report_stats(int64_t report) = 0;
   virtual void for_each_record(const ReportFilter& filter, const std::function<void(const ExportRow&)>& fn) = 0;
@@ -197,6 +208,14 @@ bool is_postgres_url(std::string_view db);
 // "sqlite:PATH", or else an SQLite file path. Throws StoreError for a URL
 // that carries a password.
 std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode);
+
+// Copies every committed message of `from` that `to` does not hold yet (by
+// SHA-256, origin and ingest time) with its reports, records, feedback,
+// bounces and rejected inputs, then the enrichment. Safe to run again.
+struct CopyTotals {
+  uint64_t messages = 0, skipped = 0, reports = 0, records = 0;
+};
+CopyTotals copy_store(Store& from, Store& to, const std::function<void(uint64_t done, uint64_t total)>& progress = {});
 
 // Schema version the code expects (the number of migrations).
 int schema_version();
