@@ -90,9 +90,13 @@ std::string pg_text(std::string_view s) {
   return out;
 }
 
-PgConn PgConn::connect(const std::string& url) {
+PgConn PgConn::connect(const std::string& url, const std::string& password) {
   PgConn c;
-  c.c_.reset(PQconnectdb(url.c_str()));
+  // The URL expands into its parameters (expand_dbname); the password is
+  // added beside them, so it is never part of a string anyone prints.
+  const char* keys[] = {"dbname", password.empty() ? nullptr : "password", nullptr};
+  const char* values[] = {url.c_str(), password.c_str(), nullptr};
+  c.c_.reset(PQconnectdbParams(keys, values, 1));
   if (!c.c_ || PQstatus(c.c_.get()) != CONNECTION_OK) fail(c.c_.get(), "cannot connect");
   PQsetClientEncoding(c.c_.get(), "UTF8");
   c.exec("SET client_min_messages = warning");

@@ -48,9 +48,10 @@ std::string pg_text(std::string_view s);
 
 class PgConn {
  public:
-  // `url` is a libpq connection URI; the password comes from PGPASSFILE or
-  // ~/.pgpass, as libpq reads them. Throws StoreError when it cannot connect.
-  static PgConn connect(const std::string& url);
+  // `url` is a libpq connection URI; the password is `password` when not
+  // empty, else what libpq finds in PGPASSFILE or ~/.pgpass. Throws
+  // StoreError when it cannot connect.
+  static PgConn connect(const std::string& url, const std::string& password = {});
   PgResult exec(const std::string& sql, const std::vector<PgParam>& params = {});
   // Runs `copy_sql` (COPY ... FROM STDIN) with `data` in COPY's text format.
   void copy_in(const std::string& copy_sql, std::string_view data);

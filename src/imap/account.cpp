@@ -120,6 +120,7 @@ Account parse_account(std::string_view text, const std::string& origin, const st
 
   Account a;
   a.name = name;
+  a.table = "imap." + name;
   a.host = r.string("host").value_or("");
   if (a.host.empty()) r.fail_table("host is required");
   a.user = r.string("user").value_or("");
@@ -193,6 +194,43 @@ Account load_account(const std::string& path, const std::string& name) {
   return a;
 }
 
+std::optional<Account> load_database_secret(const std::string& path) {
+  std::string text = config::read_config_file(path);
+  toml::table root = config::parse_toml(text, path);
+  const toml::node* node = root.get("database");
+  if (!node) return std::nullopt;
+  const toml::table* table = node->as_table();
+  if (!table) config::fail(path, node->source(), "database: expected a table, found " + type_name(*node));
+  Reader r(path, "database", *table);
+  for (auto&& [key, value] : *table) {
+    std::string k(key.str());
+    if (k == "password")
+      r.fail(value, k, "a password is never kept in the config: use password_file, password_env or "
+                       "password_command");
+    if (k != "password_file" && k != "password_env" && k != "password_command")
+      r.fail(value, k, "unknown key (expected password_file, password_env or password_command)");
+  }
+  Account a;
+  a.name = "database";
+  a.table = "database";
+  int sources = 0;
+  for (auto [key, from] : {std::pair{"password_file", Account::PasswordFrom::file},
+                           std::pair{"password_env", Account::PasswordFrom::env},
+                           std::pair{"password_command", Account::PasswordFrom::command}})
+    if (auto v = r.string(key)) {
+      a.password_from = from;
+      a.password_source = *v;
+      ++sources;
+    }
+  if (sources != 1) r.fail_table("give exactly one of password_file, password_env and password_command");
+  std::string error;
+  if (a.password_from == Account::PasswordFrom::command && readable_by_others(path, error))
+    throw ConfigError(fmt::format("{}: holds a password_command and is readable by group or others (mode {}); "
+                                  "run: chmod 600 {}",
+                                  path, mode_text(path), path));
+  return a;
+}
+
 std::string read_password(const Account& a) {
   std::string pw;
   switch (a.password_from) {
@@ -230,11 +268,11 @@ std::string read_password(const Account& a) {
   }
   if (!pw.empty() && pw.back() == '\n') pw.pop_back();
   if (!pw.empty() && pw.back() == '\r') pw.pop_back();
-  if (pw.empty()) throw ConfigError("the password for [imap." + a.name + "] is empty");
-  if (pw.size() > kMaxPassword) throw ConfigError("the password for [imap." + a.name + "] is unreasonably long");
+  if (pw.empty()) throw ConfigError("the password for [" + a.table + "] is empty");
+  if (pw.size() > kMaxPassword) throw ConfigError("the password for [" + a.table + "] is unreasonably long");
   for (char c : pw)
     if (c == '\0' || c == '\r' || c == '\n')
-      throw ConfigError("the password for [imap." + a.name + "] contains a line break or NUL");
+      throw ConfigError("the password for [" + a.table + "] contains a line break or NUL");
   return pw;
 }
 

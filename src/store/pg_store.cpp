@@ -70,7 +70,8 @@ int64_t month_start(int year, int month) {
 
 class PgStore final : public Store {
  public:
-  PgStore(const std::string& url, OpenMode mode) : db_(PgConn::connect(url)) {
+  PgStore(const std::string& url, OpenMode mode, const std::string& password)
+      : db_(PgConn::connect(url, password)) {
     if (mode == OpenMode::read_write) {
       migrate();
       make_partitions();
@@ -886,11 +887,11 @@ bool is_postgres_url(std::string_view db) {
   return db.starts_with("postgresql://") || db.starts_with("postgres://");
 }
 
-std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode) {
-  return std::make_unique<PgStore>(url, mode);
+std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode, const std::string& password) {
+  return std::make_unique<PgStore>(url, mode, password);
 }
 
-std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode) {
+std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode, const std::string& password) {
   if (is_postgres_url(db)) {
     // Not in argv, nor in an environment variable anyone can read from
     // /proc: libpq reads it from PGPASSFILE or ~/.pgpass.
@@ -901,7 +902,7 @@ std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode) {
     if (has_password || db.find("password=") != std::string::npos)
       throw StoreError("the database URL carries a password: put it in ~/.pgpass or the file PGPASSFILE names, "
                        "not in --db or DMARQ_DB");
-    return open_postgres(db, mode);
+    return open_postgres(db, mode, password);
   }
   if (db.starts_with("sqlite:")) return open_sqlite(db.substr(7), mode);
   return open_sqlite(db, mode);

@@ -11,7 +11,9 @@
 #  4. an ingest killed with SIGKILL half-way and run again ends with the
 #     same totals;
 #  5. a second ingest of a mailbox being read is refused (exit 75), and a
-#     password in --db is refused.
+#     password in --db is refused;
+#  6. the password can come from the config's [database] password_file
+#     instead of a pgpass file, and a file others can read is refused.
 # Usage: backends.sh DMARQ DMARQ_GEN WORK_DIR
 set -euo pipefail
 dmarq=$1 gen=$2 work=$3
@@ -161,5 +163,22 @@ rc=0
 "$dmarq" --db "postgresql://dmarq:secret@127.0.0.1:$PG_PORT/dmarq" reports >"$work/pw.log" 2>&1 || rc=$?
 [[ $rc != 0 ]] && grep -q "carries a password" "$work/pw.log" && ok "a password in --db is refused" ||
   bad "a password in --db: exit $rc, $(cat "$work/pw.log")"
+
+# 6. The password from the config's [database] secret rules, without pgpass.
+cut -d: -f5- "$PGPASSFILE" >"$work/db-password"
+chmod 600 "$work/db-password"
+printf '[database]\npassword_file = "%s"\n' "$work/db-password" >"$work/config.toml"
+rc=0
+(unset PGPASSFILE; HOME=$work "$dmarq" --config "$work/config.toml" --db "$pgurl" reports >/dev/null 2>"$work/secret.log") || rc=$?
+[[ $rc == 0 ]] && ok "[database] password_file, no pgpass: connected" || bad "[database] password_file: exit $rc: $(cat "$work/secret.log")"
+rc=0
+(unset PGPASSFILE; HOME=$work "$dmarq" --db "$pgurl" reports >/dev/null 2>"$work/nosecret.log") || rc=$?
+[[ $rc != 0 ]] && grep -q "password" "$work/nosecret.log" && ok "no pgpass and no [database]: refused by the server" ||
+  bad "without a password: exit $rc: $(cat "$work/nosecret.log")"
+chmod 644 "$work/db-password"
+rc=0
+(unset PGPASSFILE; HOME=$work "$dmarq" --config "$work/config.toml" --db "$pgurl" reports >/dev/null 2>"$work/loose.log") || rc=$?
+[[ $rc != 0 ]] && grep -q "readable by group or others" "$work/loose.log" && ok "a password_file others can read is refused" ||
+  bad "loose password_file: exit $rc: $(cat "$work/loose.log")"
 
 exit $fail

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "dmarq/imap/account.h"
 #include "dmarq/output/escape.h"
 #include "dmarq/util/text.h"
 
@@ -66,6 +67,15 @@ std::optional<store::ReportFilter> make_filter(const std::optional<std::string>&
 }
 
 void complain(const std::string& message) { std::cerr << "dmarq: " << output::terminal_safe(message) << '\n'; }
+
+std::unique_ptr<store::Store> open_db(const Globals& g, store::OpenMode mode, const std::string& db) {
+  const std::string& target = db.empty() ? g.db : db;
+  std::string password;
+  std::error_code ec;
+  if (store::is_postgres_url(target) && std::filesystem::exists(g.config, ec))
+    if (auto secret = imap::load_database_secret(g.config)) password = imap::read_password(*secret);
+  return store::open_store(target, mode, password);
+}
 
 bool require_db(const Globals& g) {
   if (store::is_postgres_url(g.db) || std::filesystem::exists(g.db)) return true;

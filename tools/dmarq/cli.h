@@ -120,5 +120,8 @@ void complain(const std::string& message);
 
 // Fails (exit 2) when the database does not exist yet, for read commands.
 bool require_db(const Globals& g);
+// Opens --db (or `db`), with the [database] password of the config file for
+// a PostgreSQL URL when it has one.
+std::unique_ptr<store::Store> open_db(const Globals& g, store::OpenMode mode, const std::string& db = {});
 
 }  // namespace dmarq::cli

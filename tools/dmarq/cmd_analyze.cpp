@@ -73,7 +73,7 @@ std::optional<AnalyzeContext> open_context(const Globals& g) {
   auto senders = load_config(g);
   if (!senders) return std::nullopt;
   AnalyzeContext c;
-  c.db = store::open_store(g.db, store::OpenMode::read_only);
+  c.db = open_db(g, store::OpenMode::read_only);
   c.senders = std::make_unique<analyze::Senders>(std::move(*senders));
   c.analyzer = std::make_unique<analyze::Analyzer>(*c.db, *c.senders);
   return c;

@@ -66,7 +66,7 @@ std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool c
     auto parent = std::filesystem::path(g.db).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
-  store::open_store(g.db, store::OpenMode::read_write);  // creates and migrates
+  open_db(g, store::OpenMode::read_write);  // creates and migrates
   c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); });
   return c;
 }
@@ -91,7 +91,7 @@ std::vector<std::string> report_selectors(const Globals& g, const std::string& d
   std::vector<std::string> out;
   std::error_code ec;
   if (!store::is_postgres_url(g.db) && !std::filesystem::exists(g.db, ec)) return out;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   store::ReportFilter filter;
   filter.domain = domain;
   std::set<std::string> seen;
@@ -226,7 +226,7 @@ int run_enrich(const Globals& g, const DnsOptions& dns_options, const store::Rep
   if (!require_db(g)) return kUsage;
   auto ctx = make_dns(g, dns_options, false);
   if (!ctx) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_write);
+  auto db = open_db(g, store::OpenMode::read_write);
   // Addresses enriched in the last week are left alone; the DNS cache
   // answers the rest of a rerun within the records' TTLs.
   constexpr int64_t kFresh = 7 * 86400;

@@ -22,7 +22,7 @@ int run_export(const Globals& g, const ExportOptions& o) {
   if (!require_db(g)) return kUsage;
   auto filter = make_filter(o.domain, o.since);
   if (!filter) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   std::ofstream file;
   if (!o.out.empty() && o.out != "-") {
     file.open(o.out, std::ios::binary | std::ios::trunc);

@@ -101,7 +101,7 @@ int run_complaints(const Globals& g, const ViewOptions& o) {
   if (!require_db(g)) return kUsage;
   auto since = since_of(o);
   if (!since) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   analyze::ComplaintsBy by = o.by == "domain" ? analyze::ComplaintsBy::domain
                              : o.by == "type" ? analyze::ComplaintsBy::type
                              : o.by == "day"  ? analyze::ComplaintsBy::day
@@ -123,7 +123,7 @@ int run_bounces(const Globals& g, const ViewOptions& o) {
   if (!require_db(g)) return kUsage;
   auto since = since_of(o);
   if (!since) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   analyze::BouncesBy by = o.by == "recipient-domain" ? analyze::BouncesBy::recipient_domain
                           : o.by == "status"         ? analyze::BouncesBy::status
                           : o.by == "day"            ? analyze::BouncesBy::day
@@ -150,7 +150,7 @@ int run_bounces(const Globals& g, const ViewOptions& o) {
 
 int run_suppressions(const Globals& g, const ViewOptions& o) {
   if (!require_db(g)) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   analyze::SoftBounceRule rule{o.soft_days, o.soft_span};
   auto list = analyze::suppressions(db->list_feedback(std::nullopt), db->list_bounces(std::nullopt), rule);
   Out out(o.out);
@@ -194,7 +194,7 @@ int run_export_feedback(const Globals& g, const ViewOptions& o) {
   if (!require_db(g)) return kUsage;
   auto since = since_of(o);
   if (!since) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   Out out(o.out);
   if (!out.ok()) return kUsage;
   // parsedmarc's failure CSV columns, in its order; enrichment stays empty.
@@ -234,7 +234,7 @@ int run_export_bounces(const Globals& g, const ViewOptions& o) {
   if (!require_db(g)) return kUsage;
   auto since = since_of(o);
   if (!since) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   Out out(o.out);
   if (!out.ok()) return kUsage;
   const std::vector<std::string> header{"seen_at", "recipient", "original_recipient", "action", "status", "class",

@@ -220,7 +220,7 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
       return kLocked;
     }
   }
-  auto db = store::open_store(g.db, store::OpenMode::read_write);
+  auto db = open_db(g, store::OpenMode::read_write);
   if (shared)
     for (const auto& name : mailbox_names(o)) {
       if (db->try_lock(name)) continue;

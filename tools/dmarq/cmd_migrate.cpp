@@ -28,8 +28,8 @@ int run_migrate(const Globals& g, const MigrateOptions& o) {
     complain("--from and --to name the same database");
     return kUsage;
   }
-  auto source = store::open_store(from, store::OpenMode::read_only);
-  auto target = store::open_store(o.to, store::OpenMode::read_write);
+  auto source = open_db(g, store::OpenMode::read_only, from);
+  auto target = open_db(g, store::OpenMode::read_write, o.to);
   std::unique_ptr<Progress> progress;  // the total is known once the source is listed
   auto totals = store::copy_store(*source, *target, [&](uint64_t done, uint64_t total) {
     if (!progress) progress = std::make_unique<Progress>(total, !o.no_progress);

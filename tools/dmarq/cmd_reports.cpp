@@ -29,7 +29,7 @@ int run_reports(const Globals& g, const ListOptions& o) {
   if (!require_db(g)) return kUsage;
   auto filter = make_filter(o.domain, o.since);
   if (!filter) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   auto reports = db->list_reports(*filter);
 
   if (o.format == "json") {
@@ -66,7 +66,7 @@ int run_reports(const Globals& g, const ListOptions& o) {
 
 int run_rejects(const Globals& g, const std::string& format) {
   if (!require_db(g)) return kUsage;
-  auto db = store::open_store(g.db, store::OpenMode::read_only);
+  auto db = open_db(g, store::OpenMode::read_only);
   auto rejects = db->list_rejects();
   if (format == "json") {
     auto arr = nlohmann::ordered_json::array();

@@ -37,6 +37,7 @@ enum class TlsMode { implicit, starttls, none };
 
 struct Account {
   std::string name;
+  std::string table;  // the TOML table, for messages: "imap.NAME" or "database"
   std::string host;
   uint16_t port = 993;
   TlsMode tls = TlsMode::implicit;
@@ -64,6 +65,12 @@ Account load_account(const std::string& path, const std::string& name);
 // be had (missing file or variable, loose permissions, failing command).
 // A single trailing newline is dropped.
 std::string read_password(const Account& account);
+
+// The [database] table of the config at `path`: where the PostgreSQL
+// password comes from, by the same rules as an account's (password_file,
+// password_env or password_command, exactly one; no password key). nullopt
+// when the file has none; read it with read_password.
+std::optional<Account> load_database_secret(const std::string& path);
 
 // The IMAP search criteria for the account's `search`.
 std::string search_criteria(const Account& account);

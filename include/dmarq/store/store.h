@@ -199,15 +199,16 @@ enum class OpenMode { read_write, read_only };
 std::unique_ptr<Store> open_sqlite(const std::string& path, OpenMode mode);
 
 // Opens a PostgreSQL database by libpq connection URI (postgresql://...),
-// migrating it when read_write. The password comes from PGPASSFILE or
-// ~/.pgpass, never from the URL.
-std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode);
+// migrating it when read_write. The password is `password` when given (from
+// the config's [database] secret), else libpq's PGPASSFILE or ~/.pgpass;
+// never the URL.
+std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode, const std::string& password = {});
 bool is_postgres_url(std::string_view db);
 
 // Opens `db` by what it names: a postgresql:// or postgres:// URL, an
 // "sqlite:PATH", or else an SQLite file path. Throws StoreError for a URL
 // that carries a password.
-std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode);
+std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode, const std::string& password = {});
 
 // Copies every committed message of `from` that `to` does not hold yet (by
 // SHA-256, origin and ingest time) with its reports, records, feedback,
