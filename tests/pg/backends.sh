@@ -32,9 +32,13 @@ trap 'pg_stop "$work/pg" >/dev/null 2>&1 || true' EXIT
 pg_start "$work/pg"
 
 # The corpus: 120 generated report e-mails over 4 domains, plus the samples
-# (zip, gzip, e-mails, a file that is not a report).
+# (zip, gzip, e-mails, a file that is not a report) and three test reports.
 "$gen" --out "$work/corpus" --messages 120 --domains 4 --seed 9 --quiet >/dev/null
 cp "$root"/samples/reports/* "$work/corpus/new/"
+# Reports whose metadata follows their records: one new (its records are
+# rolled up again under the final metadata), one that turns out to be a
+# duplicate of basic.xml only when its metadata arrives.
+cp "$root"/tests/data/reports/{basic.xml,late-metadata.xml,late-metadata-dup.xml} "$work/corpus/new/"
 copy() { rm -rf "$1"; cp -r "$work/corpus" "$1"; }
 
 sqlite=$work/ref.sqlite
