@@ -77,6 +77,7 @@ class Stmt {
              : std::span<const unsigned char>();
   }
   bool is_null(int col) const { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
+  bool null(int col) const { return is_null(col); }  // the name store/rows.h reads
 
  private:
   void check(int rc);

@@ -92,6 +92,16 @@ std::string mode_text(const std::string& path) {
   return fmt::format("{:04o}", st.st_mode & 07777);
 }
 
+// A config that names a password_command (which may carry a secret) must be
+// readable by its owner only.
+void refuse_loose_config(const Account& a, const std::string& path) {
+  std::string error;
+  if (a.password_from == Account::PasswordFrom::command && readable_by_others(path, error))
+    throw ConfigError(fmt::format("{}: holds a password_command and is readable by group or others (mode {}); "
+                                  "run: chmod 600 {}",
+                                  path, mode_text(path), path));
+}
+
 }  // namespace
 
 Account parse_account(std::string_view text, const std::string& origin, const std::string& name) {
@@ -186,11 +196,7 @@ Account parse_account(std::string_view text, const std::string& origin, const st
 Account load_account(const std::string& path, const std::string& name) {
   std::string text = config::read_config_file(path);
   Account a = parse_account(text, path, name);
-  std::string error;
-  if (a.password_from == Account::PasswordFrom::command && readable_by_others(path, error))
-    throw ConfigError(fmt::format("{}: holds a password_command and is readable by group or others (mode {}); "
-                                  "run: chmod 600 {}",
-                                  path, mode_text(path), path));
+  refuse_loose_config(a, path);
   return a;
 }
 
@@ -223,11 +229,7 @@ std::optional<Account> load_database_secret(const std::string& path) {
       ++sources;
     }
   if (sources != 1) r.fail_table("give exactly one of password_file, password_env and password_command");
-  std::string error;
-  if (a.password_from == Account::PasswordFrom::command && readable_by_others(path, error))
-    throw ConfigError(fmt::format("{}: holds a password_command and is readable by group or others (mode {}); "
-                                  "run: chmod 600 {}",
-                                  path, mode_text(path), path));
+  refuse_loose_config(a, path);
   return a;
 }
 

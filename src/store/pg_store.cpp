@@ -26,6 +26,7 @@
 #include "pg_schema_sql.h"
 #include "store/common.h"
 #include "store/rollup.h"
+#include "store/rows.h"
 
 namespace dmarq::store {
 namespace {
@@ -44,6 +45,15 @@ constexpr int64_t kDay = 86400;
 constexpr std::size_t kCopyChunk = 5000;  // records per COPY
 
 PgParam text(std::string_view s) { return pg_text(s); }
+
+// One row of a result, as store/rows.h reads rows.
+struct PgRow {
+  const PgResult& r;
+  int row;
+  std::string text(int c) const { return r.text(row, c); }
+  int64_t i64(int c) const { return r.i64(row, c); }
+  bool null(int c) const { return r.null(row, c); }
+};
 
 std::string json_rows(const std::vector<std::vector<std::string>>& rows) {
   auto arr = nlohmann::json::array();
@@ -273,24 +283,7 @@ class PgStore final : public Store {
         "r.report_id COLLATE \"C\", r.id",
         filter_params(f));
     std::vector<ReportSummary> out;
-    for (int i = 0; i < q.rows(); ++i) {
-      ReportSummary s;
-      s.id = q.i64(i, 0);
-      s.org_name = q.text(i, 1);
-      s.report_id = q.text(i, 2);
-      s.policy_domain = q.text(i, 3);
-      s.p = q.text(i, 4);
-      s.begin = q.i64(i, 5);
-      s.end = q.i64(i, 6);
-      s.records = static_cast<uint64_t>(q.i64(i, 7));
-      s.messages = static_cast<uint64_t>(q.i64(i, 8));
-      s.copies = static_cast<uint64_t>(q.i64(i, 9));
-      s.sp = q.text(i, 10);
-      s.evaluated_pass = static_cast<uint64_t>(q.i64(i, 11));
-      s.quarantined = static_cast<uint64_t>(q.i64(i, 12));
-      s.rejected = static_cast<uint64_t>(q.i64(i, 13));
-      out.push_back(std::move(s));
-    }
+    for (int i = 0; i < q.rows(); ++i) out.push_back(rows::summary(PgRow{q, i}));
     return out;
   }
 
@@ -306,18 +299,7 @@ class PgStore final : public Store {
     auto q = db_.exec("SELECT id, sha256, origin, size, ingested_at, outcome, reports_new, reports_duplicate, "
                       "records, issues, kind FROM message WHERE outcome <> 'pending' ORDER BY id");
     std::vector<StoredMessage> out;
-    for (int i = 0; i < q.rows(); ++i) {
-      StoredMessage m;
-      m.id = q.i64(i, 0);
-      m.info = MessageInfo{q.text(i, 1), q.text(i, 2), static_cast<uint64_t>(q.i64(i, 3)), q.i64(i, 4)};
-      m.summary.outcome = outcome_from(q.text(i, 5));
-      m.summary.reports_new = static_cast<uint64_t>(q.i64(i, 6));
-      m.summary.reports_duplicate = static_cast<uint64_t>(q.i64(i, 7));
-      m.summary.records = static_cast<uint64_t>(q.i64(i, 8));
-      m.summary.issues = issues_from_json(q.text(i, 9));
-      m.summary.kind = q.text(i, 10);
-      out.push_back(std::move(m));
-    }
+    for (int i = 0; i < q.rows(); ++i) out.push_back(rows::message(PgRow{q, i}));
     return out;
   }
 
@@ -343,16 +325,7 @@ class PgStore final : public Store {
         "coalesce(sum(CASE WHEN disposition='quarantine' THEN count END),0), "
         "coalesce(sum(CASE WHEN disposition='reject' THEN count END),0) FROM record WHERE report_id=$1",
         {pg_int(id)});
-    auto u = [&](int col) { return static_cast<uint64_t>(q.i64(0, col)); };
-    s.records = u(0);
-    s.messages = u(1);
-    s.distinct_ips = u(2);
-    s.dmarc_pass = u(3);
-    s.dkim_aligned = u(4);
-    s.spf_aligned = u(5);
-    s.disposition_none = u(6);
-    s.disposition_quarantine = u(7);
-    s.disposition_reject = u(8);
+    rows::stats(PgRow{q, 0}, s);
     return s;
   }
 
@@ -416,48 +389,8 @@ class PgStore final : public Store {
         {since ? pg_int(*since) : PgParam{}});
     std::vector<StoredFeedback> out;
     for (int i = 0; i < q.rows(); ++i) {
-      StoredFeedback s;
-      s.id = q.i64(i, 0);
-      s.message_id = q.i64(i, 1);
-      s.origin = q.text(i, 2);
-      s.ingested_at = q.i64(i, 3);
-      model::Feedback& f = s.feedback;
-      f.part = q.text(i, 4);
-      f.kind = q.text(i, 5);
-      f.feedback_type = q.text(i, 6);
-      f.user_agent = q.text(i, 7);
-      f.version = q.text(i, 8);
-      f.original_envelope_id = q.text(i, 9);
-      f.original_mail_from = q.text(i, 10);
-      if (!q.null(i, 11)) f.arrival_date = q.i64(i, 11);
-      f.arrival_date_text = q.text(i, 12);
-      f.reporting_mta = q.text(i, 13);
-      if (!q.null(i, 14)) f.source_ip = model::parse_ip(q.text(i, 14));
-      f.source_ip_text = q.text(i, 15);
-      if (!q.null(i, 16)) f.incidents = static_cast<uint64_t>(q.i64(i, 16));
-      f.authentication_results = from_json_array(q.text(i, 17));
-      f.reported_domain = from_json_array(q.text(i, 18));
-      f.reported_uri = from_json_array(q.text(i, 19));
-      f.removal_recipient = q.text(i, 20);
-      f.auth_failure = q.text(i, 21);
-      f.delivery_result = q.text(i, 22);
-      f.dkim_domain = q.text(i, 23);
-      f.dkim_identity = q.text(i, 24);
-      f.dkim_selector = q.text(i, 25);
-      f.spf_dns = q.text(i, 26);
-      f.identity_alignment = q.text(i, 27);
-      auto& o = f.original;
-      o.from = q.text(i, 28);
-      o.to = q.text(i, 29);
-      o.subject = q.text(i, 30);
-      o.message_id = q.text(i, 31);
-      o.date = q.text(i, 32);
-      o.list_unsubscribe = q.text(i, 33);
-      o.return_path = q.text(i, 34);
-      o.dkim_domain = q.text(i, 35);
-      o.dkim_selector = q.text(i, 36);
-      o.headers_only = q.i64(i, 37) != 0;
-      f.original_rcpt_to = from_json_array(q.text(i, 38));
+      StoredFeedback s = rows::feedback(PgRow{q, i});
+      s.feedback.original_rcpt_to = from_json_array(q.text(i, 38));
       out.push_back(std::move(s));
     }
     return out;
@@ -471,26 +404,7 @@ class PgStore final : public Store {
         "WHERE $1::bigint IS NULL OR b.seen_at >= $1 ORDER BY b.id",
         {since ? pg_int(*since) : PgParam{}});
     std::vector<StoredBounce> out;
-    for (int i = 0; i < q.rows(); ++i) {
-      StoredBounce s;
-      s.id = q.i64(i, 0);
-      s.message_id = q.i64(i, 1);
-      s.origin = q.text(i, 2);
-      s.ingested_at = q.i64(i, 3);
-      s.rfc3464 = q.i64(i, 4) != 0;
-      s.seen_at = q.i64(i, 5);
-      auto& r = s.recipient;
-      r.recipient = q.text(i, 6);
-      r.original_recipient = q.text(i, 7);
-      r.action = q.text(i, 8);
-      r.status = q.text(i, 9);
-      r.diagnostic_code = q.text(i, 10);
-      r.remote_mta = q.text(i, 11);
-      r.reporting_mta = q.text(i, 12);
-      if (!q.null(i, 13)) r.arrival_date = q.i64(i, 13);
-      r.bounce_class = q.text(i, 14);
-      out.push_back(std::move(s));
-    }
+    for (int i = 0; i < q.rows(); ++i) out.push_back(rows::bounce(PgRow{q, i}));
     return out;
   }
 
@@ -522,15 +436,7 @@ class PgStore final : public Store {
     auto q = db_.exec("SELECT ip, ptr_status, ptr, fcrdns, base_domain, service, service_type, resolved_at FROM ip_info");
     std::map<std::string, IpInfo> out;
     for (int i = 0; i < q.rows(); ++i) {
-      IpInfo r;
-      r.ip = q.text(i, 0);
-      r.ptr_status = q.text(i, 1);
-      r.ptr = q.text(i, 2);
-      r.fcrdns = q.i64(i, 3) != 0;
-      r.base_domain = q.text(i, 4);
-      r.service = q.text(i, 5);
-      r.service_type = q.text(i, 6);
-      r.resolved_at = q.i64(i, 7);
+      IpInfo r = rows::ip_info(PgRow{q, i});
       std::string key = r.ip;
       out.emplace(std::move(key), std::move(r));
     }
@@ -732,30 +638,7 @@ class PgStore final : public Store {
                       "has_extensions FROM report WHERE id=$1",
                       {pg_int(id)});
     model::ReportMeta m;
-    if (q.rows() > 0) {
-      m.xml_namespace = q.text(0, 0);
-      m.version = q.text(0, 1);
-      m.org_name = q.text(0, 2);
-      m.email = q.text(0, 3);
-      m.extra_contact_info = q.text(0, 4);
-      m.report_id = q.text(0, 5);
-      m.generator = q.text(0, 6);
-      m.begin = q.i64(0, 7);
-      m.end = q.i64(0, 8);
-      m.has_date_range = true;
-      auto& pol = m.policy;
-      pol.domain = q.text(0, 9);
-      pol.adkim = q.text(0, 10);
-      pol.aspf = q.text(0, 11);
-      pol.p = q.text(0, 12);
-      pol.sp = q.text(0, 13);
-      pol.np = q.text(0, 14);
-      if (!q.null(0, 15)) pol.pct = q.i64(0, 15);
-      pol.fo = q.text(0, 16);
-      pol.testing = q.text(0, 17);
-      pol.discovery_method = q.text(0, 18);
-      m.has_extensions = q.i64(0, 19) != 0;
-    }
+    if (q.rows() > 0) m = rows::meta(PgRow{q, 0});
     auto e = db_.exec("SELECT text FROM report_error WHERE report_id=$1 ORDER BY seq", {pg_int(id)});
     for (int i = 0; i < e.rows(); ++i) m.errors.push_back(e.text(i, 0));
     return m;

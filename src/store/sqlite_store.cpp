@@ -12,6 +12,7 @@
 #include "schema_sql.h"
 #include "store/common.h"
 #include "store/record_writer.h"
+#include "store/rows.h"
 #include "store/rollup.h"
 
 namespace dmarq::store {
@@ -283,24 +284,7 @@ class SqliteStore final : public Store {
            "ORDER BY r.begin_ts, r.org_name, r.report_id, r.id");
     bind_filter(q, f);
     std::vector<ReportSummary> out;
-    while (q.step()) {
-      ReportSummary s;
-      s.id = q.i64(0);
-      s.org_name = q.text(1);
-      s.report_id = q.text(2);
-      s.policy_domain = q.text(3);
-      s.p = q.text(4);
-      s.begin = q.i64(5);
-      s.end = q.i64(6);
-      s.records = static_cast<uint64_t>(q.i64(7));
-      s.messages = static_cast<uint64_t>(q.i64(8));
-      s.copies = static_cast<uint64_t>(q.i64(9));
-      s.sp = q.text(10);
-      s.evaluated_pass = static_cast<uint64_t>(q.i64(11));
-      s.quarantined = static_cast<uint64_t>(q.i64(12));
-      s.rejected = static_cast<uint64_t>(q.i64(13));
-      out.push_back(std::move(s));
-    }
+    while (q.step()) out.push_back(rows::summary(q));
     return out;
   }
 
@@ -315,18 +299,7 @@ class SqliteStore final : public Store {
     Stmt q(db_.get(), "SELECT id, sha256, origin, size, ingested_at, outcome, reports_new, reports_duplicate, "
                       "records, issues, kind FROM message WHERE outcome <> 'pending' ORDER BY id");
     std::vector<StoredMessage> out;
-    while (q.step()) {
-      StoredMessage m;
-      m.id = q.i64(0);
-      m.info = MessageInfo{q.text(1), q.text(2), static_cast<uint64_t>(q.i64(3)), q.i64(4)};
-      m.summary.outcome = outcome_from(q.view(5));
-      m.summary.reports_new = static_cast<uint64_t>(q.i64(6));
-      m.summary.reports_duplicate = static_cast<uint64_t>(q.i64(7));
-      m.summary.records = static_cast<uint64_t>(q.i64(8));
-      m.summary.issues = issues_from_json(q.view(9));
-      m.summary.kind = q.text(10);
-      out.push_back(std::move(m));
-    }
+    while (q.step()) out.push_back(rows::message(q));
     return out;
   }
 
@@ -480,30 +453,7 @@ model::ReportMeta SqliteStore::load_meta(int64_t id) {
                  "has_extensions FROM report WHERE id=?1");
   q.bind(1, id);
   model::ReportMeta m;
-  if (q.step()) {
-    m.xml_namespace = q.text(0);
-    m.version = q.text(1);
-    m.org_name = q.text(2);
-    m.email = q.text(3);
-    m.extra_contact_info = q.text(4);
-    m.report_id = q.text(5);
-    m.generator = q.text(6);
-    m.begin = q.i64(7);
-    m.end = q.i64(8);
-    m.has_date_range = true;
-    auto& pol = m.policy;
-    pol.domain = q.text(9);
-    pol.adkim = q.text(10);
-    pol.aspf = q.text(11);
-    pol.p = q.text(12);
-    pol.sp = q.text(13);
-    pol.np = q.text(14);
-    if (!q.is_null(15)) pol.pct = q.i64(15);
-    pol.fo = q.text(16);
-    pol.testing = q.text(17);
-    pol.discovery_method = q.text(18);
-    m.has_extensions = q.i64(19) != 0;
-  }
+  if (q.step()) m = rows::meta(q);
   q.reset();
   auto& e = stmt(load_errors_, "SELECT text FROM report_error WHERE report_id=?1 ORDER BY seq");
   e.bind(1, id);
@@ -529,16 +479,7 @@ std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {
          "AND (SELECT first_record + record_count - 1 FROM report WHERE id=?1)");
   q.bind(1, id);
   q.step();
-  auto u = [&](int col) { return static_cast<uint64_t>(q.i64(col)); };
-  s.records = u(0);
-  s.messages = u(1);
-  s.distinct_ips = u(2);
-  s.dmarc_pass = u(3);
-  s.dkim_aligned = u(4);
-  s.spf_aligned = u(5);
-  s.disposition_none = u(6);
-  s.disposition_quarantine = u(7);
-  s.disposition_reject = u(8);
+  rows::stats(q, s);
   return s;
 }
 
@@ -650,47 +591,8 @@ std::vector<StoredFeedback> SqliteStore::list_feedback(std::optional<int64_t> si
   Stmt rcpt(db_.get(), "SELECT address FROM feedback_rcpt WHERE feedback_id=?1 ORDER BY seq");
   std::vector<StoredFeedback> out;
   while (q.step()) {
-    StoredFeedback s;
-    s.id = q.i64(0);
-    s.message_id = q.i64(1);
-    s.origin = q.text(2);
-    s.ingested_at = q.i64(3);
+    StoredFeedback s = rows::feedback(q);
     model::Feedback& f = s.feedback;
-    f.part = q.text(4);
-    f.kind = q.text(5);
-    f.feedback_type = q.text(6);
-    f.user_agent = q.text(7);
-    f.version = q.text(8);
-    f.original_envelope_id = q.text(9);
-    f.original_mail_from = q.text(10);
-    if (!q.is_null(11)) f.arrival_date = q.i64(11);
-    f.arrival_date_text = q.text(12);
-    f.reporting_mta = q.text(13);
-    if (!q.is_null(14)) f.source_ip = model::parse_ip(q.text(14));
-    f.source_ip_text = q.text(15);
-    if (!q.is_null(16)) f.incidents = static_cast<uint64_t>(q.i64(16));
-    f.authentication_results = from_json_array(q.view(17));
-    f.reported_domain = from_json_array(q.view(18));
-    f.reported_uri = from_json_array(q.view(19));
-    f.removal_recipient = q.text(20);
-    f.auth_failure = q.text(21);
-    f.delivery_result = q.text(22);
-    f.dkim_domain = q.text(23);
-    f.dkim_identity = q.text(24);
-    f.dkim_selector = q.text(25);
-    f.spf_dns = q.text(26);
-    f.identity_alignment = q.text(27);
-    auto& o = f.original;
-    o.from = q.text(28);
-    o.to = q.text(29);
-    o.subject = q.text(30);
-    o.message_id = q.text(31);
-    o.date = q.text(32);
-    o.list_unsubscribe = q.text(33);
-    o.return_path = q.text(34);
-    o.dkim_domain = q.text(35);
-    o.dkim_selector = q.text(36);
-    o.headers_only = q.i64(37) != 0;
     rcpt.bind(1, s.id);
     while (rcpt.step()) f.original_rcpt_to.push_back(rcpt.text(0));
     rcpt.reset();
@@ -706,26 +608,7 @@ std::vector<StoredBounce> SqliteStore::list_bounces(std::optional<int64_t> since
          "FROM bounce b JOIN message m ON m.id=b.message_id WHERE ?1 IS NULL OR b.seen_at >= ?1 ORDER BY b.id");
   if (since) q.bind(1, *since); else q.bind_null(1);
   std::vector<StoredBounce> out;
-  while (q.step()) {
-    StoredBounce s;
-    s.id = q.i64(0);
-    s.message_id = q.i64(1);
-    s.origin = q.text(2);
-    s.ingested_at = q.i64(3);
-    s.rfc3464 = q.i64(4) != 0;
-    s.seen_at = q.i64(5);
-    auto& r = s.recipient;
-    r.recipient = q.text(6);
-    r.original_recipient = q.text(7);
-    r.action = q.text(8);
-    r.status = q.text(9);
-    r.diagnostic_code = q.text(10);
-    r.remote_mta = q.text(11);
-    r.reporting_mta = q.text(12);
-    if (!q.is_null(13)) r.arrival_date = q.i64(13);
-    r.bounce_class = q.text(14);
-    out.push_back(std::move(s));
-  }
+  while (q.step()) out.push_back(rows::bounce(q));
   return out;
 }
 
@@ -753,15 +636,7 @@ std::map<std::string, IpInfo> SqliteStore::load_ip_info() {
          "SELECT ip, ptr_status, ptr, fcrdns, base_domain, service, service_type, resolved_at FROM ip_info");
   std::map<std::string, IpInfo> out;
   while (q.step()) {
-    IpInfo r;
-    r.ip = q.text(0);
-    r.ptr_status = q.text(1);
-    r.ptr = q.text(2);
-    r.fcrdns = q.i64(3) != 0;
-    r.base_domain = q.text(4);
-    r.service = q.text(5);
-    r.service_type = q.text(6);
-    r.resolved_at = q.i64(7);
+    IpInfo r = rows::ip_info(q);
     std::string key = r.ip;
     out.emplace(std::move(key), std::move(r));
   }
