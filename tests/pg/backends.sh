@@ -8,8 +8,8 @@
 #     outputs, and a second run copies nothing;
 #  3. four ingests at once over four copies of the corpus into one database
 #     store every report once, with the totals of the SQLite run;
-#  4. an ingest killed with SIGKILL half-way and run again ends with the
-#     same totals;
+#  4. four at once again, one of them killed with SIGKILL half-way and run
+#     again: the same totals;
 #  5. a second ingest of a mailbox being read is refused (exit 75), and a
 #     password in --db is refused;
 #  6. the password can come from the config's [database] password_file
@@ -129,23 +129,30 @@ rows=$(pg_psql conc -Atc "SELECT (SELECT count(*) FROM record) = (SELECT sum(rec
   bad "4 concurrent ingests: $dups duplicates, records match: $rows"
 compare "$conc" "4 concurrent ingests"
 
-# 4. SIGKILL half-way, then the same ingest again.
+# 4. Four at once again; one is killed with SIGKILL half-way, the others
+#    finish, and the killed one runs again.
 killed=$(pg_create_db killed)
-copy "$work/m-kill"
-"$dmarq" --db "$killed" ingest --no-progress --maildir "$work/m-kill" >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 200); do
+pids=()
+for i in 1 2 3 4; do
+  copy "$work/m-kill-$i"
+  "$dmarq" --db "$killed" ingest --no-progress --maildir "$work/m-kill-$i" >/dev/null 2>&1 &
+  pids+=($!)
+done
+for _ in $(seq 400); do
   done_n=$(pg_psql killed -Atc "SELECT count(*) FROM message WHERE outcome <> 'pending'" 2>/dev/null || echo 0)
-  ((done_n >= 30)) && break
+  ((done_n >= 60)) && break
   sleep 0.05
 done
-kill -KILL "$pid" 2>/dev/null || true
-wait "$pid" 2>/dev/null || true
-left=$(find "$work/m-kill/new" "$work/m-kill/cur" -type f | wc -l)
-((left > 0)) && ok "killed with $left message(s) left in the mailbox" || bad "the ingest finished before the kill"
-"$dmarq" --db "$killed" ingest --no-progress --maildir "$work/m-kill" || [[ $? == 1 ]]
+kill -KILL "${pids[0]}" 2>/dev/null || true
+for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+left=$(find "$work/m-kill-1/new" "$work/m-kill-1/cur" -type f | wc -l)
+((left > 0)) && ok "one of four killed with $left message(s) left in its mailbox" ||
+  bad "the ingest finished before the kill"
+"$dmarq" --db "$killed" ingest --no-progress --maildir "$work/m-kill-1" || [[ $? == 1 ]]
 [[ $(totals "$killed") == "$want" ]] && ok "killed and rerun: totals $want" ||
   bad "killed and rerun: totals $(totals "$killed") != $want"
+dups=$(pg_psql killed -Atc "SELECT count(*) - count(DISTINCT (org_name, report_id, policy_domain, begin_ts, end_ts)) FROM report")
+[[ $dups == 0 ]] && ok "killed and rerun: 0 duplicate reports" || bad "killed and rerun: $dups duplicates"
 compare "$killed" "killed and rerun"
 
 # 5. The lock per mailbox, and no password in --db.
