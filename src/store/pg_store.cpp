@@ -542,7 +542,6 @@ class PgStore final : public Store {
       copy_.push_back('\t');
     };
     auto null = [&] { copy_ += "\\N\t"; };
-    pending_seq_.push_back(seq);
     copy_ += "@BEGIN@\t";  // the report's begin, filled in at flush
     copy_ += std::to_string(report_row_);
     copy_.push_back('\t');
@@ -592,7 +591,6 @@ class PgStore final : public Store {
                 data);
     copied_ = record_count_;
     copy_.clear();
-    pending_seq_.clear();
   }
 
   void read_records(int64_t report, int64_t begin, const std::function<void(const model::Record&)>& fn) {
@@ -758,7 +756,6 @@ class PgStore final : public Store {
   uint64_t record_count_ = 0, message_count_ = 0, copied_ = 0;
   Said said_;
   std::string copy_;
-  std::vector<uint64_t> pending_seq_;
   Rollup report_rollup_, message_rollup_;
   std::string fact_;
   std::vector<analyze::DayShare> days_;
