@@ -115,8 +115,9 @@ PgResult PgConn::exec(const std::string& sql, const std::vector<PgParam>& params
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c_.get());
     while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
     std::string head = sql.substr(0, 80);
-    throw store::StoreError("PostgreSQL: " + msg + " (in: " + head + (sql.size() > 80 ? "...)" : ")"));
+    throw PgError("PostgreSQL: " + msg + " (in: " + head + (sql.size() > 80 ? "...)" : ")"), state ? state : "");
   }
   return out;
 }

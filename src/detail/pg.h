@@ -13,7 +13,21 @@
 #include <string_view>
 #include <vector>
 
+#include "dmarq/store/store.h"
+
 namespace dmarq::detail {
+
+// A statement the server refused, with its SQLSTATE ("23505" is a unique
+// violation), so that callers test the code, not the server's wording,
+// which follows its lc_messages.
+class PgError : public store::StoreError {
+ public:
+  PgError(const std::string& what, std::string sqlstate) : StoreError(what), sqlstate_(std::move(sqlstate)) {}
+  const std::string& sqlstate() const { return sqlstate_; }
+
+ private:
+  std::string sqlstate_;
+};
 
 struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -52,7 +66,20 @@ class PgConn {
   // empty, else what libpq finds in PGPASSFILE or ~/.pgpass. Throws
   // StoreError when it cannot connect.
   static PgConn connect(const std::string& url, const std::string& password = {});
+  // Throws PgError when the server refuses the statement.
   PgResult exec(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Runs `fn` between BEGIN and COMMIT, rolling back when it throws.
+  template <typename Fn>
+  void in_transaction(Fn fn) {
+    exec("BEGIN");
+    try {
+      fn();
+      exec("COMMIT");
+    } catch (...) {
+      PQclear(PQexec(c_.get(), "ROLLBACK"));
+      throw;
+    }
+  }
   // Runs `copy_sql` (COPY ... FROM STDIN) with `data` in COPY's text format.
   void copy_in(const std::string& copy_sql, std::string_view data);
   PGconn* raw() const { return c_.get(); }

@@ -166,9 +166,9 @@ class PgStore final : public Store {
                  "WHERE id=$1",
                  p);
         db_.exec("RELEASE SAVEPOINT meta");
-      } catch (const StoreError& e) {
+      } catch (const detail::PgError& e) {
         // The metadata after the records names a report we already have.
-        if (std::string_view(e.what()).find("duplicate key") == std::string_view::npos) throw;
+        if (e.sqlstate() != "23505") throw;
         db_.exec("ROLLBACK TO SAVEPOINT report");
         report_rollup_.clear();
         duplicate_ = true;
@@ -410,8 +410,7 @@ class PgStore final : public Store {
 
   void put_ip_info(const std::vector<IpInfo>& rows) override {
     if (rows.empty()) return;
-    db_.exec("BEGIN");
-    try {
+    db_.in_transaction([&] {
       for (const auto& r : rows)
         db_.exec("INSERT INTO ip_info(ip, ptr_status, ptr, fcrdns, base_domain, service, service_type, resolved_at) "
                  "VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (ip) DO UPDATE SET ptr_status=excluded.ptr_status, "
@@ -419,11 +418,7 @@ class PgStore final : public Store {
                  "service=excluded.service, service_type=excluded.service_type, resolved_at=excluded.resolved_at",
                  {text(r.ip), text(r.ptr_status), text(r.ptr), pg_int(r.fcrdns), text(r.base_domain),
                   text(r.service), text(r.service_type), pg_int(r.resolved_at)});
-      db_.exec("COMMIT");
-    } catch (...) {
-      PQclear(PQexec(db_.raw(), "ROLLBACK"));
-      throw;
-    }
+    });
   }
 
   // A session advisory lock: released when the connection ends, also when
@@ -455,34 +450,27 @@ class PgStore final : public Store {
   // Schema migrations, numbered like SQLite's, under a transaction-level
   // advisory lock: a second host waits, then finds the work done.
   void migrate() {
-    db_.exec("BEGIN");
-    try {
+    db_.in_transaction([&] {
       db_.exec("SELECT pg_advisory_xact_lock($1)", {pg_int(kSchemaLock)});
       db_.exec("CREATE TABLE IF NOT EXISTS dmarq_schema (version INTEGER NOT NULL)");
-      auto v = db_.exec("SELECT max(version) FROM dmarq_schema");
-      int have = v.null(0, 0) ? 0 : static_cast<int>(v.i64(0, 0));
-      const int want = static_cast<int>(pg_schema::kMigrations.size());
+      const int have = stored_version(), want = pg_schema_version();
       if (have > want)
         throw StoreError(fmt::format("database schema version {} is newer than this dmarq ({})", have, want));
       for (int i = have; i < want; ++i) {
         db_.exec(std::string(pg_schema::kMigrations[static_cast<std::size_t>(i)]));
         db_.exec("INSERT INTO dmarq_schema(version) VALUES ($1)", {pg_int(i + 1)});
       }
-      db_.exec("COMMIT");
-    } catch (...) {
-      PQclear(PQexec(db_.raw(), "ROLLBACK"));
-      throw;
-    }
+    });
+  }
+
+  int stored_version() {
+    auto v = db_.exec("SELECT max(version) FROM dmarq_schema");
+    return v.null(0, 0) ? 0 : static_cast<int>(v.i64(0, 0));
   }
 
   void check_version() {
-    const int want = static_cast<int>(pg_schema::kMigrations.size());
-    auto exists = db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL");
-    int have = 0;
-    if (exists.text(0, 0) == "t") {
-      auto v = db_.exec("SELECT max(version) FROM dmarq_schema");
-      have = v.null(0, 0) ? 0 : static_cast<int>(v.i64(0, 0));
-    }
+    const int want = pg_schema_version();
+    const int have = db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL").text(0, 0) == "t" ? stored_version() : 0;
     if (have != want)
       throw StoreError(fmt::format("database schema version {} is not {}; run 'dmarq ingest' once to migrate it",
                                    have, want));
@@ -491,7 +479,6 @@ class PgStore final : public Store {
   // The months from two years back to three ahead, and a default partition
   // for any other date, made under an advisory lock when missing.
   void make_partitions() {
-    std::vector<std::string> want;
     auto [y, m] = month_of(static_cast<int64_t>(std::time(nullptr)));
     int index = y * 12 + (m - 1) - 24;
     std::vector<std::tuple<std::string, int64_t, int64_t>> months;
@@ -507,8 +494,7 @@ class PgStore final : public Store {
     bool missing = !have.count("record_default");
     for (const auto& mo : months) missing = missing || !have.count(std::get<0>(mo));
     if (!missing) return;
-    db_.exec("BEGIN");
-    try {
+    db_.in_transaction([&] {
       db_.exec("SELECT pg_advisory_xact_lock($1)", {pg_int(kPartitionLock)});
       db_.exec("CREATE TABLE IF NOT EXISTS record_default PARTITION OF record DEFAULT");
       for (const auto& [name, from, to] : months) {
@@ -520,11 +506,7 @@ class PgStore final : public Store {
         db_.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} PARTITION OF record FOR VALUES FROM ({}) TO ({})", name,
                              from, to));
       }
-      db_.exec("COMMIT");
-    } catch (...) {
-      PQclear(PQexec(db_.raw(), "ROLLBACK"));
-      throw;
-    }
+    });
   }
 
   int64_t find_report(const model::ReportMeta& m) {
@@ -542,7 +524,10 @@ class PgStore final : public Store {
       copy_.push_back('\t');
     };
     auto null = [&] { copy_ += "\\N\t"; };
-    copy_ += "@BEGIN@\t";  // the report's begin, filled in at flush
+    // Under the begin seen before the records; end_report moves the rows
+    // when the report's final metadata says otherwise.
+    copy_ += std::to_string(report_meta_.begin);
+    copy_.push_back('\t');
     copy_ += std::to_string(report_row_);
     copy_.push_back('\t');
     copy_ += std::to_string(seq);
@@ -575,20 +560,9 @@ class PgStore final : public Store {
 
   void flush_records() {
     if (copy_.empty()) return;
-    // The begin is known only now for a report whose metadata follows its
-    // records; every row of the chunk carries the same one.
-    const std::string begin = std::to_string(report_meta_.begin);
-    std::string data;
-    data.reserve(copy_.size());
-    for (std::size_t at = 0; at < copy_.size();) {
-      std::size_t end = copy_.find('\n', at);
-      data += begin;
-      data.append(copy_, at + 7, end + 1 - (at + 7));  // after "@BEGIN@"
-      at = end + 1;
-    }
     db_.copy_in("COPY record(begin_ts, report_id, seq, source_ip, source_ip_raw, ip, count, disposition, dkim_eval, "
                 "spf_eval, envelope_to, envelope_from, header_from, has_extensions, dkim, spf, reasons) FROM STDIN",
-                data);
+                copy_);
     copied_ = record_count_;
     copy_.clear();
   }
@@ -659,7 +633,7 @@ class PgStore final : public Store {
     std::map<std::string, int64_t> domains;
     for (const auto& [key, days] : message_rollup_) domains.emplace(key.first, 0);
     for (auto& [name, id] : domains) {
-      auto q = db_.exec("INSERT INTO rollup_domain(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", {text(name)});
+      db_.exec("INSERT INTO rollup_domain(name) VALUES ($1) ON CONFLICT (name) DO NOTHING", {text(name)});
       id = db_.exec("SELECT id FROM rollup_domain WHERE name=$1", {text(name)}).i64(0, 0);
     }
     struct Fact {
@@ -677,35 +651,22 @@ class PgStore final : public Store {
     std::sort(facts.begin(), facts.end(), [](const Fact& a, const Fact& b) { return a.digest < b.digest; });
     // Every fact of the message in two statements: arrays unnested, in
     // digest order (WITH ORDINALITY keeps it), then every id by digest.
-    auto array = [](auto each) {
+    // An array literal of one item per fact; bytea items as quoted "\\x...".
+    auto array = [&](auto item) {
       std::string out = "{";
-      each(out);
+      for (std::size_t i = 0; i < facts.size(); ++i) {
+        if (i) out.push_back(',');
+        out += item(facts[i]);
+      }
       out.push_back('}');
       return out;
     };
-    auto quoted = [](std::string& out, const PgParam& hex) {  // "\\x..." inside an array literal
-      out += "\"\\\\";
-      out.append(*hex, 1, std::string::npos);
-      out += "\"";
-    };
-    std::string domains_arr = array([&](std::string& out) {
-      for (std::size_t i = 0; i < facts.size(); ++i) {
-        if (i) out.push_back(',');
-        out += std::to_string(facts[i].domain);
-      }
+    auto quoted = [](std::string_view raw) { return "\"\\" + *pg_bytes(raw) + "\""; };
+    std::string domains_arr = array([](const Fact& f) { return std::to_string(f.domain); });
+    std::string digests_arr = array([&](const Fact& f) {
+      return quoted(std::string_view(reinterpret_cast<const char*>(f.digest.data()), f.digest.size()));
     });
-    std::string digests_arr = array([&](std::string& out) {
-      for (std::size_t i = 0; i < facts.size(); ++i) {
-        if (i) out.push_back(',');
-        quoted(out, pg_bytes(std::string_view(reinterpret_cast<const char*>(facts[i].digest.data()), 16)));
-      }
-    });
-    std::string facts_arr = array([&](std::string& out) {
-      for (std::size_t i = 0; i < facts.size(); ++i) {
-        if (i) out.push_back(',');
-        quoted(out, pg_bytes(*facts[i].bytes));
-      }
-    });
+    std::string facts_arr = array([&](const Fact& f) { return quoted(*f.bytes); });
     db_.exec("INSERT INTO rollup_fact(domain_id, digest, fact) SELECT d, g, f FROM "
              "unnest($1::bigint[], $2::bytea[], $3::bytea[]) WITH ORDINALITY AS t(d, g, f, n) ORDER BY n "
              "ON CONFLICT (digest) DO NOTHING",
@@ -726,15 +687,13 @@ class PgStore final : public Store {
         to.second += v.second;
       }
     // In multi-row statements of up to 200 rows, in key order.
-    std::vector<std::pair<std::tuple<int64_t, int64_t, int64_t>, std::pair<uint64_t, uint64_t>>> list(rows.begin(),
-                                                                                                      rows.end());
-    for (std::size_t at = 0; at < list.size(); at += 200) {
+    for (auto it = rows.begin(); it != rows.end();) {
       std::string sql = "INSERT INTO rollup_day(domain_id, day, fact_id, records, messages) VALUES ";
       std::vector<PgParam> p;
-      for (std::size_t k = at; k < std::min(list.size(), at + 200); ++k) {
-        const auto& [key, v] = list[k];
+      for (int k = 0; k < 200 && it != rows.end(); ++k, ++it) {
+        const auto& [key, v] = *it;
         std::size_t n = p.size();
-        sql += fmt::format("{}(${},${},${},${},${})", k == at ? "" : ",", n + 1, n + 2, n + 3, n + 4, n + 5);
+        sql += fmt::format("{}(${},${},${},${},${})", k == 0 ? "" : ",", n + 1, n + 2, n + 3, n + 4, n + 5);
         p.push_back(pg_int(std::get<0>(key)));
         p.push_back(pg_int(std::get<1>(key)));
         p.push_back(pg_int(std::get<2>(key)));
