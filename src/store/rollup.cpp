@@ -473,23 +473,17 @@ void read_facts(sqlite3* db, const std::string& domain, int64_t since, int64_t u
   }
   // Merges the runs by fact; a fact's pieces then come in span order, so its
   // days stay ascending.
-  using Head = std::pair<int64_t, std::size_t>;  // (fact, piece index)
+  using Head = std::tuple<int64_t, std::size_t, std::size_t>;  // (fact, piece index, end of its run)
   std::priority_queue<Head, std::vector<Head>, std::greater<>> heads;
-  std::vector<std::size_t> run_end(runs.size());
-  for (std::size_t r = 0; r < runs.size(); ++r) {
-    run_end[r] = r + 1 < runs.size() ? runs[r + 1] : pieces.size();
-    heads.push({pieces[runs[r]].fact, runs[r]});
-  }
+  for (std::size_t r = 0; r < runs.size(); ++r)
+    heads.push({pieces[runs[r]].fact, runs[r], r + 1 < runs.size() ? runs[r + 1] : pieces.size()});
   std::vector<std::size_t> order;  // piece indices by (fact, span)
   order.reserve(pieces.size());
-  std::vector<std::size_t> run_of(pieces.size());
-  for (std::size_t r = 0; r < runs.size(); ++r)
-    for (std::size_t i = runs[r]; i < run_end[r]; ++i) run_of[i] = r;
   while (!heads.empty()) {
-    auto [f, i] = heads.top();
+    auto [f, i, end] = heads.top();
     heads.pop();
     order.push_back(i);
-    if (i + 1 < run_end[run_of[i]]) heads.push({pieces[i + 1].fact, i + 1});
+    if (i + 1 < end) heads.push({pieces[i + 1].fact, i + 1, end});
   }
 
   detail::Stmt fact(db, "SELECT fact FROM rollup_fact WHERE id=?1");
