@@ -726,6 +726,11 @@ bool is_postgres_url(std::string_view db) {
   return db.starts_with("postgresql://") || db.starts_with("postgres://");
 }
 
+std::string sqlite_path(std::string_view db) {
+  if (db.starts_with("sqlite:")) db.remove_prefix(7);
+  return std::string(db);
+}
+
 std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode, const std::string& password) {
   return std::make_unique<PgStore>(url, mode, password);
 }
@@ -743,8 +748,7 @@ std::unique_ptr<Store> open_store(const std::string& db, OpenMode mode, const st
                        "not in --db or DMARQ_DB");
     return open_postgres(db, mode, password);
   }
-  if (db.starts_with("sqlite:")) return open_sqlite(db.substr(7), mode);
-  return open_sqlite(db, mode);
+  return open_sqlite(sqlite_path(db), mode);
 }
 
 int pg_schema_version() { return static_cast<int>(pg_schema::kMigrations.size()); }

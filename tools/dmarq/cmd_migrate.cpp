@@ -21,7 +21,7 @@ int run_migrate(const Globals& g, const MigrateOptions& o) {
   const std::string from = o.from.empty() ? g.db : o.from;
   if (!store::is_postgres_url(from)) {
     Globals src = g;
-    src.db = from.starts_with("sqlite:") ? from.substr(7) : from;
+    src.db = store::sqlite_path(from);
     if (!require_db(src)) return kUsage;
   }
   if (from == o.to) {

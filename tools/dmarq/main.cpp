@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     int code = app.exit(e);
     return code == 0 ? kOk : kUsage;
   }
+  // Commands use --db as a file path (lock, DNS cache, existence checks)
+  // unless it is a URL, so "sqlite:PATH" becomes PATH once, here.
+  if (!dmarq::store::is_postgres_url(g.db)) g.db = dmarq::store::sqlite_path(g.db);
   try {
     return run ? run() : kUsage;
   } catch (const dmarq::store::StoreError& e) {

@@ -204,6 +204,8 @@ std::unique_ptr<Store> open_sqlite(const std::string& path, OpenMode mode);
 // never the URL.
 std::unique_ptr<Store> open_postgres(const std::string& url, OpenMode mode, const std::string& password = {});
 bool is_postgres_url(std::string_view db);
+// The file a --db that is not a URL names: "sqlite:PATH" or PATH.
+std::string sqlite_path(std::string_view db);
 
 // Opens `db` by what it names: a postgresql:// or postgres:// URL, an
 // "sqlite:PATH", or else an SQLite file path. Throws StoreError for a URL
