@@ -15,7 +15,10 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+  # Captured, not piped into grep -q: under pipefail a writer killed by
+  # SIGPIPE would fail the test.
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  if [[ $status != *'install ok installed'* ]]; then
     missing+=("$p")
   fi
 done
