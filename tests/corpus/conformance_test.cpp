@@ -24,14 +24,14 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Corpus {
-  test::TempDir dir;
+  test::TestDb tdb;
   std::unique_ptr<store::Store> db;
   std::map<std::pair<std::string, std::string>, int64_t> reports;  // (path, part) -> report row
   std::vector<store::Reject> rejects;
   std::map<std::string, std::string> same_bytes_as;  // path -> earlier path with identical bytes
 
   Corpus() {
-    db = store::open_sqlite((dir.path() / "corpus.sqlite").string(), store::OpenMode::read_write);
+    db = tdb.open();
     ingest::Ingester ingester(*db, Limits{});
     fs::path root = DMARQ_CORPUS_DIR;
     std::vector<fs::path> files;
@@ -80,7 +80,7 @@ std::vector<std::string> values(const store::ReportStats& s) {
 
 }  // namespace
 
-TEST_CASE("conformance: every line of expected-aggregate.tsv", "[corpus]") {
+TEST_CASE("conformance: every line of expected-aggregate.tsv", "[corpus][backend]") {
   Corpus corpus;
   std::ifstream tsv(fs::path(DMARQ_CORPUS_DIR) / "expected-aggregate.tsv");
   REQUIRE(tsv);

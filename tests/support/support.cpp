@@ -1,9 +1,13 @@
 #include "support/support.h"
 
 #include "dmarq/parse/aggregate_xml.h"
+#include "detail/pg.h"
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -98,6 +102,50 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+TestDb::TestDb() {
+  const char* pg = std::getenv("DMARQ_TEST_PG");
+  if (!pg || !*pg) {
+    location_ = (dir_.path() / "t.sqlite").string();
+    return;
+  }
+  admin_url_ = pg;
+  // Unique across the processes ctest may run at once and within this one.
+  static int counter = 0;
+  schema_ = "t" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  detail::PgConn::connect(admin_url_).exec("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE; CREATE SCHEMA " + schema_);
+  // libpq's URI form of options='-c search_path=SCHEMA'.
+  location_ = admin_url_ + (admin_url_.find('?') == std::string::npos ? "?" : "&") +
+              "options=-csearch_path%3D" + schema_;
+}
+
+TestDb::~TestDb() {
+  if (schema_.empty()) return;
+  try {
+    detail::PgConn::connect(admin_url_).exec("DROP SCHEMA " + schema_ + " CASCADE");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "TestDb: could not drop schema %s: %s\n", schema_.c_str(), e.what());
+  }
+}
+
+std::unique_ptr<store::Store> TestDb::open(store::OpenMode mode) const {
+  return store::open_store(location_, mode);
+}
+
+std::string TestDb::contents() const {
+  std::string all;
+  if (schema_.empty()) {
+    for (const auto& e : std::filesystem::directory_iterator(dir_.path())) all += read_file(e.path());
+    return all;
+  }
+  auto db = detail::PgConn::connect(location_);
+  auto tables = db.exec("SELECT tablename FROM pg_tables WHERE schemaname = $1", {schema_});
+  for (int i = 0; i < tables.rows(); ++i) {
+    auto rows = db.exec("SELECT t::text FROM " + schema_ + "." + tables.text(i, 0) + " t");
+    for (int r = 0; r < rows.rows(); ++r) all += rows.text(r, 0) + "\n";
+  }
+  return all;
 }
 
 std::vector<std::string> split_tabs(const std::string& line) {

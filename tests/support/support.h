@@ -4,10 +4,12 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "dmarq/model/aggregate.h"
+#include "dmarq/store/store.h"
 
 namespace dmarq::test {
 
@@ -39,6 +41,34 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// The database of one test, on the backend under test. By default a SQLite
+// file in a TempDir. When DMARQ_TEST_PG holds a PostgreSQL URL (tests/pg/
+// unit.sh sets it and runs the cases tagged [backend]), a fresh schema in
+// that database, reached through the URL's search_path and dropped when the
+// object dies. Declare it before the stores it opens, so that they close
+// first. open() may be called again to reopen the same database.
+class TestDb {
+ public:
+  TestDb();
+  ~TestDb();
+  TestDb(const TestDb&) = delete;
+  TestDb& operator=(const TestDb&) = delete;
+
+  std::unique_ptr<store::Store> open(store::OpenMode mode = store::OpenMode::read_write) const;
+  bool postgres() const { return !schema_.empty(); }
+  // The path or URL that `dmarq --db` takes.
+  const std::string& location() const { return location_; }
+  // The folder of the SQLite file (left empty on PostgreSQL).
+  const std::filesystem::path& dir() const { return dir_.path(); }
+  // Everything stored, to search for what must never be: the SQLite files'
+  // bytes, or the text of every row of every table in the schema.
+  std::string contents() const;
+
+ private:
+  TempDir dir_;
+  std::string admin_url_, schema_, location_;
 };
 
 }  // namespace dmarq::test

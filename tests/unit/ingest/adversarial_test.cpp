@@ -344,8 +344,8 @@ std::string describe(const ingest::Result& r) {
 }
 
 struct Fixture {
-  test::TempDir dir;
-  std::unique_ptr<store::Store> db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  test::TestDb tdb;
+  std::unique_ptr<store::Store> db = tdb.open();
   ingest::Ingester ingester{*db, Limits{}};
   int good = 0;
   std::set<std::string> tmp_before = entries(fs::temp_directory_path()), cwd_before = entries(fs::current_path());
@@ -398,7 +398,7 @@ struct Fixture {
   // Only the database's own files are in the temporary directory, and no
   // file a hostile input named appeared in /tmp or the working directory.
   void check_no_files_outside() {
-    for (const auto& name : entries(dir.path())) {
+    for (const auto& name : entries(tdb.dir())) {
       INFO("file in the test directory: " << name);
       CHECK((name == "t.sqlite" || name == "t.sqlite-wal" || name == "t.sqlite-shm" || name == "t.sqlite-journal"));
     }
@@ -413,18 +413,14 @@ struct Fixture {
 
   // All the bytes of the database files, to search for what must never be
   // stored.
-  std::string database_bytes() {
-    std::string all;
-    for (const auto& e : fs::directory_iterator(dir.path())) all += test::read_file(e.path());
-    return all;
-  }
+  std::string database_bytes() { return tdb.contents(); }
 };
 
 }  // namespace
 
 // --- XML ---------------------------------------------------------------------------
 
-TEST_CASE("adversarial: entity bombs are refused at the DOCTYPE", "[adversarial]") {
+TEST_CASE("adversarial: entity bombs are refused at the DOCTYPE", "[adversarial][backend]") {
   Fixture f;
   std::string laughs = "<!ENTITY lol0 \"lol\">\n";
   for (int i = 1; i <= 9; ++i)
@@ -436,7 +432,7 @@ TEST_CASE("adversarial: entity bombs are refused at the DOCTYPE", "[adversarial]
              "quadratic-blowup.xml", "xml.doctype");
 }
 
-TEST_CASE("adversarial: an external entity on a local file is neither read nor stored", "[adversarial]") {
+TEST_CASE("adversarial: an external entity on a local file is neither read nor stored", "[adversarial][backend]") {
   Fixture f;
   std::string passwd;
   if (fs::exists("/etc/passwd")) {
@@ -452,7 +448,7 @@ TEST_CASE("adversarial: an external entity on a local file is neither read nor s
   }
 }
 
-TEST_CASE("adversarial: external DTDs and entities never reach the network", "[adversarial]") {
+TEST_CASE("adversarial: external DTDs and entities never reach the network", "[adversarial][backend]") {
   Fixture f;
   Listener http;
   f.rejected(with_doctype("<!DOCTYPE feedback SYSTEM \"" + http.url("evil.dtd") + "\">"), "xxe-dtd.xml", "xml.doctype");
@@ -480,7 +476,7 @@ TEST_CASE("adversarial: external DTDs and entities never reach the network", "[a
   CHECK(http.connections() == 1);
 }
 
-TEST_CASE("adversarial: deep nesting, huge text and NUL bytes are refused", "[adversarial]") {
+TEST_CASE("adversarial: deep nesting, huge text and NUL bytes are refused", "[adversarial][backend]") {
   Fixture f;
   f.rejected("<feedback>" + repeat("<a>", 100'000) + repeat("</a>", 100'000) + "</feedback>", "deep.xml",
              "xml.too_deep");
@@ -489,7 +485,7 @@ TEST_CASE("adversarial: deep nesting, huge text and NUL bytes are refused", "[ad
   CHECK(r.rejects[0].reason.find("0x0") != std::string::npos);
 }
 
-TEST_CASE("adversarial: encodings that are not what they claim", "[adversarial]") {
+TEST_CASE("adversarial: encodings that are not what they claim", "[adversarial][backend]") {
   Fixture f;
   std::string utf16_declared = replaced(basic(), "encoding=\"UTF-8\"", "encoding=\"UTF-16\"");
   auto r = f.rejected(utf16_declared, "utf16-declared.xml", "xml.malformed");
@@ -511,7 +507,7 @@ TEST_CASE("adversarial: encodings that are not what they claim", "[adversarial]"
 
 // --- archives -----------------------------------------------------------------------
 
-TEST_CASE("adversarial: gzip bombs stop at the sniffer or the ratio limit", "[adversarial]") {
+TEST_CASE("adversarial: gzip bombs stop at the sniffer or the ratio limit", "[adversarial][backend]") {
   Fixture f;
   // 16 MB of NUL bytes, claiming 10 GiB: its first bytes are not XML, so
   // nothing past them is inflated.
@@ -521,7 +517,7 @@ TEST_CASE("adversarial: gzip bombs stop at the sniffer or the ratio limit", "[ad
   f.rejected(gzip_bomb("<?xml version=\"1.0\"?><feedback>", ' ', 16u << 20), "blanks.xml.gz", "archive.ratio");
 }
 
-TEST_CASE("adversarial: zip members that lie, hide or multiply", "[adversarial]") {
+TEST_CASE("adversarial: zip members that lie, hide or multiply", "[adversarial][backend]") {
   Fixture f;
   // A member declaring 5 GiB that inflates to 3 kB: libarchive checks the
   // size at the member's end. (The declared size itself is not compared with
@@ -549,7 +545,7 @@ TEST_CASE("adversarial: zip members that lie, hide or multiply", "[adversarial]"
   CHECK(r.rejects[0].reason.find("Passphrase required") != std::string::npos);
 }
 
-TEST_CASE("adversarial: truncated archives are refused", "[adversarial]") {
+TEST_CASE("adversarial: truncated archives are refused", "[adversarial][backend]") {
   Fixture f;
   std::string gz = gzip(basic());
   f.rejected(gz.substr(0, gz.size() / 2), "truncated.xml.gz", "archive.truncated");
@@ -557,7 +553,7 @@ TEST_CASE("adversarial: truncated archives are refused", "[adversarial]") {
   f.rejected(z.substr(0, 400), "truncated.zip", "archive.corrupt");
 }
 
-TEST_CASE("adversarial: member names are labels, never paths", "[adversarial]") {
+TEST_CASE("adversarial: member names are labels, never paths", "[adversarial][backend]") {
   // Names that climb out of a directory are stored as the report's label,
   // as libarchive reads them, and nothing is written anywhere: dmarq unpacks
   // in memory.
@@ -587,7 +583,7 @@ TEST_CASE("adversarial: member names are labels, never paths", "[adversarial]") 
     std::string label = name;
     std::replace(label.begin(), label.end(), '\\', '/');
     CHECK(parts.count(label) == 1);
-    for (const fs::path& base : {fs::current_path(), f.dir.path(), fs::temp_directory_path()})
+    for (const fs::path& base : {fs::current_path(), f.tdb.dir(), fs::temp_directory_path()})
       CHECK_FALSE(fs::exists(base / name));
   }
   CHECK_FALSE(fs::exists("/tmp/dmarq-zip-slip-" + tag + "-rel.xml"));
@@ -597,7 +593,7 @@ TEST_CASE("adversarial: member names are labels, never paths", "[adversarial]") 
 
 // --- MIME ---------------------------------------------------------------------------
 
-TEST_CASE("adversarial: MIME nesting, long header lines and many parts hit their limits", "[adversarial]") {
+TEST_CASE("adversarial: MIME nesting, long header lines and many parts hit their limits", "[adversarial][backend]") {
   Fixture f;
   std::string deep = "From: a@b\nMIME-Version: 1.0\n";
   for (int i = 0; i < 50'000; ++i) {
@@ -613,7 +609,7 @@ TEST_CASE("adversarial: MIME nesting, long header lines and many parts hit their
              "mime.too_many_parts");
 }
 
-TEST_CASE("adversarial: invalid base64 in a report attachment", "[adversarial]") {
+TEST_CASE("adversarial: invalid base64 in a report attachment", "[adversarial][backend]") {
   // RFC 2045 6.8: characters outside the alphabet are ignored. What is left
   // is judged as what it decodes to: nothing, or a broken gzip stream.
   Fixture f;
@@ -634,7 +630,7 @@ TEST_CASE("adversarial: invalid base64 in a report attachment", "[adversarial]")
   CHECK(ok.reports_new == 1);
 }
 
-TEST_CASE("adversarial: a missing closing boundary still yields the report", "[adversarial]") {
+TEST_CASE("adversarial: a missing closing boundary still yields the report", "[adversarial][backend]") {
   // The last part runs to the end of the message, as mimetic (and most
   // readers) take it.
   Fixture f;
@@ -648,7 +644,7 @@ TEST_CASE("adversarial: a missing closing boundary still yields the report", "[a
 
 // A Content-Type folded over 20,000 short lines (about 700 kB unfolded):
 // the header length limit counts the unfolded field.
-TEST_CASE("adversarial: an RFC 2231 parameter flood is refused", "[adversarial]") {
+TEST_CASE("adversarial: an RFC 2231 parameter flood is refused", "[adversarial][backend]") {
   Fixture f;
   std::string flood;
   for (int i = 0; i < 20'000; ++i) flood += ";\n name*" + std::to_string(i) + "*=us-ascii''%41%41%41";
@@ -658,7 +654,7 @@ TEST_CASE("adversarial: an RFC 2231 parameter flood is refused", "[adversarial]"
 }
 
 // 500,000 header lines (3.5 MB): at most Limits::max_header_fields per block.
-TEST_CASE("adversarial: 500,000 header lines are refused", "[adversarial]") {
+TEST_CASE("adversarial: 500,000 header lines are refused", "[adversarial][backend]") {
   Fixture f;
   auto reports = f.db->list_reports({}).size();
   auto r = f.ingest(repeat("X-H: v\n", 500'000) + mail({report_attachment()}), "500000-headers.eml");
@@ -773,7 +769,7 @@ std::string stored(std::string_view tag) {
 
 }  // namespace
 
-TEST_CASE("adversarial: hostile text is stored exactly and escaped at every sink", "[adversarial]") {
+TEST_CASE("adversarial: hostile text is stored exactly and escaped at every sink", "[adversarial][backend]") {
   Fixture f;
   auto r = f.ingest(hostile_report(), "hostile.xml");
   INFO(describe(r));
@@ -864,7 +860,7 @@ TEST_CASE("adversarial: hostile text is stored exactly and escaped at every sink
   CHECK(f.db->list_reports({}).size() == 2);
 }
 
-TEST_CASE("adversarial: ESC bytes are refused in XML and escaped wherever else they come from", "[adversarial]") {
+TEST_CASE("adversarial: ESC bytes are refused in XML and escaped wherever else they come from", "[adversarial][backend]") {
   Fixture f;
   auto r = f.rejected(with_org_name("\x1b[31mred\x1b[0m"), "esc-raw.xml", "xml.malformed");
   CHECK(r.rejects[0].reason.find("27") != std::string::npos);

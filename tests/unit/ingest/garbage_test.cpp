@@ -51,9 +51,9 @@ std::string mutate(const std::string& in, Rng& rng) {
 
 }  // namespace
 
-TEST_CASE("garbage: mutated reports are stored or rejected with a reason, never more", "[ingest][garbage]") {
-  test::TempDir dir;
-  auto db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("garbage: mutated reports are stored or rejected with a reason, never more", "[ingest][garbage][backend]") {
+  test::TestDb tdb;
+  auto db = tdb.open();
   ingest::Ingester ingester(*db, Limits{});
   Rng rng;
   std::size_t stored = 0, rejected = 0;
@@ -85,9 +85,9 @@ TEST_CASE("garbage: mutated reports are stored or rejected with a reason, never 
   CHECK(db->list_rejects().size() >= rejected);
 }
 
-TEST_CASE("garbage: mutated complaints, failure reports and bounces keep exactly one kind", "[ingest][garbage]") {
-  test::TempDir dir;
-  auto db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("garbage: mutated complaints, failure reports and bounces keep exactly one kind", "[ingest][garbage][backend]") {
+  test::TestDb tdb;
+  auto db = tdb.open();
   ingest::Ingester ingester(*db, Limits{});
   Rng rng;
   std::map<std::string, int> kinds;

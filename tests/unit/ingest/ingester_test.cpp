@@ -11,8 +11,8 @@ using namespace dmarq;
 namespace {
 
 struct Fixture {
-  test::TempDir dir;
-  std::unique_ptr<store::Store> db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  test::TestDb tdb;
+  std::unique_ptr<store::Store> db = tdb.open();
   ingest::Ingester ingester{*db, Limits{}};
 
   ingest::Result ingest_file(const std::string& name) {
@@ -38,7 +38,7 @@ std::string describe(const ingest::Result& r) {
 
 }  // namespace
 
-TEST_CASE("ingester: the same report as xml, gz, zip and inside e-mails gives the same rows", "[ingest]") {
+TEST_CASE("ingester: the same report as xml, gz, zip and inside e-mails gives the same rows", "[ingest][backend]") {
   auto file = GENERATE(as<std::string>{}, "basic.xml", "basic.xml.gz", "basic.zip", "basic-trailing-garbage.xml.gz",
                        "basic-multipart.eml", "basic-whole-body.eml", "basic-forwarded.eml");
   INFO(file);
@@ -52,7 +52,7 @@ TEST_CASE("ingester: the same report as xml, gz, zip and inside e-mails gives th
   test::check_golden("ingest/basic.csv", f.export_csv());
 }
 
-TEST_CASE("ingester: where each report came from is kept", "[ingest]") {
+TEST_CASE("ingester: where each report came from is kept", "[ingest][backend]") {
   Fixture f;
   f.ingest_file("basic-multipart.eml");
   f.ingest_file("basic.zip");
@@ -69,7 +69,7 @@ TEST_CASE("ingester: where each report came from is kept", "[ingest]") {
   CHECK(f.db->list_reports({}).size() == 1);
 }
 
-TEST_CASE("ingester: the same bytes twice are a no-op", "[ingest]") {
+TEST_CASE("ingester: the same bytes twice are a no-op", "[ingest][backend]") {
   Fixture f;
   CHECK(f.ingest_file("basic.xml").outcome == ingest::Outcome::ok);
   auto again = f.ingest_file("basic.xml");
@@ -78,7 +78,7 @@ TEST_CASE("ingester: the same bytes twice are a no-op", "[ingest]") {
   CHECK(f.db->list_reports({})[0].copies == 1);
 }
 
-TEST_CASE("ingester: bad inputs are rejected with a reason and recorded", "[ingest]") {
+TEST_CASE("ingester: bad inputs are rejected with a reason and recorded", "[ingest][backend]") {
   struct Case {
     std::string file, code;
   };
@@ -95,7 +95,7 @@ TEST_CASE("ingester: bad inputs are rejected with a reason and recorded", "[inge
   CHECK(f.db->list_reports({}).empty());
 }
 
-TEST_CASE("ingester: one bad attachment does not lose the good one", "[ingest]") {
+TEST_CASE("ingester: one bad attachment does not lose the good one", "[ingest][backend]") {
   Fixture f;
   std::string good = test::read_data("reports/basic-multipart.eml");
   // Append a second, broken attachment before the closing boundary.
@@ -113,7 +113,7 @@ TEST_CASE("ingester: one bad attachment does not lose the good one", "[ingest]")
   CHECK(f.db->list_reports({}).size() == 1);
 }
 
-TEST_CASE("ingester: non-report inputs say what they are", "[ingest]") {
+TEST_CASE("ingester: non-report inputs say what they are", "[ingest][backend]") {
   Fixture f;
   source::RawMessage json{"{\"organization-name\":\"x\"}", "tls.json", "", 0};
   auto r = f.ingester.ingest(json, 1);
@@ -131,7 +131,7 @@ TEST_CASE("ingester: non-report inputs say what they are", "[ingest]") {
   CHECK(u.rejects[0].code == "input.unreadable");
 }
 
-TEST_CASE("ingester: undeclared parts count as reports only when their root is <feedback>", "[ingest]") {
+TEST_CASE("ingester: undeclared parts count as reports only when their root is <feedback>", "[ingest][backend]") {
   Fixture f;
   std::string xml = test::read_data("reports/basic.xml");
   std::string msg = "From: a@b\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=B\n\n"
@@ -147,7 +147,7 @@ TEST_CASE("ingester: undeclared parts count as reports only when their root is <
   CHECK(links[0].part == "2");
 }
 
-TEST_CASE("ingester: one message may carry several reports", "[ingest]") {
+TEST_CASE("ingester: one message may carry several reports", "[ingest][backend]") {
   Fixture f;
   std::string good = test::read_data("reports/basic-multipart.eml");
   auto close = good.rfind("--outer-b--");

@@ -31,8 +31,8 @@ std::string export_csv(store::Store& db) {
 }
 
 Run run_pipeline(unsigned extractors, int copies) {
-  test::TempDir dir;
-  auto db = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+  test::TestDb tdb;
+  auto db = tdb.open();
   Run run;
   {
     ingest::PipelinedIngester pipe(*db, Limits{}, [&](const source::RawMessage& m, const ingest::Result& r) {
@@ -56,7 +56,7 @@ Run run_pipeline(unsigned extractors, int copies) {
 
 }  // namespace
 
-TEST_CASE("pipeline: any number of extractors commits the same data in submission order", "[ingest]") {
+TEST_CASE("pipeline: any number of extractors commits the same data in submission order", "[ingest][backend]") {
   Run one = run_pipeline(1, 3);
   REQUIRE(one.done.size() == kFiles.size() * 3);
   for (std::size_t i = 0; i < one.done.size(); ++i)

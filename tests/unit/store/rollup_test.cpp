@@ -107,9 +107,9 @@ TEST_CASE("rollup: a fact encodes any bytes and decodes back; garbage does not d
   CHECK_FALSE(store::decode_fact(std::string(1, '\x7f') + "x", p2, r2));
 }
 
-TEST_CASE("rollup: the same fact from several reporters and days is one fact", "[store][rollup]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("rollup: the same fact from several reporters and days is one fact", "[store][rollup][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   store_report(*s, meta("A", "a1", kOct1, kOct1 + kDay - 1), {record("192.0.2.1", 10), record("192.0.2.2", 3, "fail")},
                "a1");
   store_report(*s, meta("B", "b1", kOct1, kOct1 + kDay - 1), {record("192.0.2.1", 5)}, "b1");
@@ -138,9 +138,9 @@ TEST_CASE("rollup: the same fact from several reporters and days is one fact", "
   }
 }
 
-TEST_CASE("rollup: rolled back reports leave nothing, and their fact ids are not reused wrongly", "[store][rollup]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("rollup: rolled back reports leave nothing, and their fact ids are not reused wrongly", "[store][rollup][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   // A message rolled back after its fact was created...
   s->begin_message({"x", "test:x", 1, 1000});
   s->begin_report(meta("A", "a1", kOct1, kOct1 + 10), "-");
@@ -200,9 +200,9 @@ TEST_CASE("rollup: a full cache of fact ids is emptied without losing a buffered
   sqlite3_close(db);
 }
 
-TEST_CASE("rollup: metadata that changes after the records is rolled up as it ends", "[store][rollup]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("rollup: metadata that changes after the records is rolled up as it ends", "[store][rollup][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   // The records came before <policy_published> and the date range: rolled
   // up at first under no domain, then moved.
   model::ReportMeta early = meta("A", "a1", 0, 0, "");
@@ -403,9 +403,9 @@ TEST_CASE("rollup: migrating rollup_day rows of schema 004 keeps every fact and 
 // Random reports over two domains, many reporters, one- and several-day
 // ranges and a small pool of sources, so that facts repeat; every view read
 // through the rollups must equal the same view read from every record.
-TEST_CASE("rollup: the views through the rollups equal the views from the records", "[store][rollup][analyze]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("rollup: the views through the rollups equal the views from the records", "[store][rollup][analyze][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   std::mt19937_64 rng(20261130);
   auto pick = [&](uint64_t n) { return static_cast<uint64_t>(rng() % n); };
   const char* orgs[] = {"google.com", "Outlook.com", "Yahoo", "Mimecast"};

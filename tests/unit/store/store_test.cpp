@@ -33,9 +33,9 @@ TEST_CASE("sqlite_store: migrations set user_version and reopen cleanly", "[stor
   CHECK(store::schema_version() >= 1);
 }
 
-TEST_CASE("sqlite_store: a report is stored once, by its identity", "[store]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("store: a report is stored once, by its identity", "[store][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   auto r = test::parse_report("basic.xml");
   CHECK(store_report(*s, r, "a"));
   CHECK_FALSE(store_report(*s, r, "b"));  // same identity, other message
@@ -60,9 +60,9 @@ TEST_CASE("sqlite_store: a report is stored once, by its identity", "[store]") {
   }
 }
 
-TEST_CASE("sqlite_store: an aborted report leaves nothing, the message's others stay", "[store]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("store: an aborted report leaves nothing, the message's others stay", "[store][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   auto r = test::parse_report("basic.xml");
   s->begin_message({"m", "test", 1, 1000});
   s->begin_report(r.meta, "1");
@@ -130,9 +130,9 @@ TEST_CASE("sqlite_store: each report's records are one contiguous id range", "[s
   }
 }
 
-TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("store: a rolled back message leaves nothing", "[store][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   auto r = test::parse_report("basic.xml");
   s->begin_message({"m", "test", 1, 1000});
   s->begin_report(r.meta, "1");
@@ -143,9 +143,9 @@ TEST_CASE("sqlite_store: a rolled back message leaves nothing", "[store]") {
   CHECK_FALSE(s->has_message("m"));
 }
 
-TEST_CASE("sqlite_store: filters by domain and time", "[store]") {
-  test::TempDir dir;
-  auto s = store::open_sqlite((dir.path() / "t.sqlite").string(), store::OpenMode::read_write);
+TEST_CASE("store: filters by domain and time", "[store][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   auto r = test::parse_report("basic.xml");
   store_report(*s, r, "a");
   store::ReportFilter f;
@@ -171,10 +171,9 @@ TEST_CASE("ingest_lock: one holder at a time, released on destruction", "[store]
   CHECK(store::IngestLock::try_acquire(db));
 }
 
-TEST_CASE("sqlite_store: enrichment rows replace the same address and read back", "[store]") {
-  test::TempDir dir;
-  auto path = (dir.path() / "t.sqlite").string();
-  auto s = store::open_sqlite(path, store::OpenMode::read_write);
+TEST_CASE("store: enrichment rows replace the same address and read back", "[store][backend]") {
+  test::TestDb tdb;
+  auto s = tdb.open();
   CHECK(s->load_ip_info().empty());
   s->put_ip_info({{"192.0.2.1", "ok", "mail.example.net", true, "example.net", "Example", "Transactional", 100},
                   {"2001:db8::1", "nxdomain", "", false, "", "", "", 100}});
