@@ -9,9 +9,20 @@ namespace dmarq::detail {
 
 namespace {
 
-[[noreturn]] void fail(PGconn* c, const std::string& what) {
-  std::string msg = c ? PQerrorMessage(c) : "out of memory";
+// libpq's messages span lines (ERROR, DETAIL, HINT, CONTEXT); one line
+// reads better in a cron mail and a log.
+std::string one_line(std::string msg) {
   while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string out;
+  for (char ch : msg) {
+    if (ch == '\n') out += "; ";
+    else if (!(ch == ' ' && !out.empty() && out.back() == ' ')) out += ch;
+  }
+  return out;
+}
+
+[[noreturn]] void fail(PGconn* c, const std::string& what) {
+  std::string msg = one_line(c ? PQerrorMessage(c) : "out of memory");
   throw store::StoreError("PostgreSQL: " + what + ": " + msg);
 }
 
@@ -103,6 +114,21 @@ PgConn PgConn::connect(const std::string& url, const std::string& password) {
   return c;
 }
 
+store::StoreError::Kind PgError::kind_of(const std::string& state) {
+  auto cls = state.substr(0, 2);
+  if (cls == "40") return Kind::conflict;
+  if (cls == "08" || cls == "53" || state == "57P01" || state == "57P02" || state == "57P03") return Kind::transient;
+  return Kind::other;
+}
+
+// The SQLSTATE of a failed result; a connection that broke on the way has
+// none, and counts as 08006 (connection failure).
+std::string PgConn::sqlstate_of(const PGresult* r) const {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  if (state && *state) return state;
+  return PQstatus(c_.get()) == CONNECTION_BAD ? "08006" : "";
+}
+
 PgResult PgConn::exec(const std::string& sql, const std::vector<PgParam>& params) {
   std::vector<const char*> values;
   values.reserve(params.size());
@@ -114,10 +140,9 @@ PgResult PgConn::exec(const std::string& sql, const std::vector<PgParam>& params
   auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c_.get());
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    msg = one_line(msg);
     std::string head = sql.substr(0, 80);
-    throw PgError("PostgreSQL: " + msg + " (in: " + head + (sql.size() > 80 ? "...)" : ")"), state ? state : "");
+    throw PgError("PostgreSQL: " + msg + " (in: " + head + (sql.size() > 80 ? "...)" : ")"), sqlstate_of(r));
   }
   return out;
 }
@@ -131,13 +156,16 @@ void PgConn::copy_in(const std::string& copy_sql, std::string_view data) {
     at += n;
   }
   if (PQputCopyEnd(c_.get(), nullptr) != 1) fail(c_.get(), "COPY end");
-  std::string error;
+  std::string error, state;
   while (PGresult* r = PQgetResult(c_.get())) {
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) error = PQresultErrorMessage(r);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && error.empty()) {
+      error = PQresultErrorMessage(r);
+      state = sqlstate_of(r);
+    }
     PQclear(r);
   }
-  while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-  if (!error.empty()) throw store::StoreError("PostgreSQL: " + error + " (in: " + copy_sql.substr(0, 80) + ")");
+  error = one_line(error);
+  if (!error.empty()) throw PgError("PostgreSQL: " + error + " (in: " + copy_sql.substr(0, 80) + ")", state);
 }
 
 void copy_field(std::string& out, std::string_view v) {

@@ -22,7 +22,13 @@ namespace dmarq::detail {
 // which follows its lc_messages.
 class PgError : public store::StoreError {
  public:
-  PgError(const std::string& what, std::string sqlstate) : StoreError(what), sqlstate_(std::move(sqlstate)) {}
+  PgError(const std::string& what, std::string sqlstate)
+      : StoreError(what, kind_of(sqlstate)), sqlstate_(std::move(sqlstate)) {}
+  // By SQLSTATE class (PostgreSQL manual, appendix A): 40 transaction
+  // rollback (40001 serialization failure, 40P01 deadlock) is a conflict;
+  // 08 connection exception, 53 insufficient resources and 57P01..57P03
+  // (shutdown, cannot connect now) are transient.
+  static Kind kind_of(const std::string& state);
   const std::string& sqlstate() const { return sqlstate_; }
 
  private:
@@ -85,6 +91,8 @@ class PgConn {
   PGconn* raw() const { return c_.get(); }
 
  private:
+  std::string sqlstate_of(const PGresult* r) const;
+
   std::unique_ptr<PGconn, PgConnDeleter> c_;
 };
 

@@ -127,6 +127,10 @@ class Runner {
   Limits limits_;
 };
 
+// How often an ingest runs into another's transaction (a deadlock) before it
+// gives up with a temporary failure.
+constexpr int kConflictAttempts = 4;
+
 int imap_exit(const imap::ImapError& e) {
   complain(e.what());
   return e.transient() ? kTempFail : kUsage;
@@ -151,6 +155,7 @@ int run_imap(const Globals& g, const IngestOptions& o, Runner& runner) {
   catch_stop_signals();
   auto backoff = std::chrono::seconds(1);
   const auto max_backoff = std::chrono::seconds(300);
+  int conflicts = 0;
   while (!g_stop) {
     try {
       imap::Client client(account);
@@ -171,6 +176,13 @@ int run_imap(const Globals& g, const IngestOptions& o, Runner& runner) {
       }
       client.logout();
       return kOk;
+    } catch (const store::StoreError& e) {
+      // A deadlock with another ingest (see run_ingest): what was committed
+      // has left the mailbox; connect again and read the rest.
+      if (e.kind() != store::StoreError::Kind::conflict || ++conflicts == kConflictAttempts) throw;
+      if (g.verbose)
+        complain(fmt::format("{}; another ingest wrote the same reports at the same time, reading the mailbox "
+                             "again (attempt {} of {})", e.what(), conflicts + 1, kConflictAttempts));
     } catch (const imap::ImapError& e) {
       if (!o.watch || !e.transient()) return imap_exit(e);
       complain(fmt::format("{}; reconnecting in {} s", e.what(), backoff.count()));
@@ -198,10 +210,14 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
   }
   std::vector<std::unique_ptr<source::MessageSource>> sources;
   Limits limits;
-  try {
+  auto open_sources = [&] {
+    sources.clear();
     if (!o.paths.empty()) sources.push_back(std::make_unique<source::FileSource>(o.paths, limits));
     for (const auto& d : o.maildirs) sources.push_back(std::make_unique<source::MaildirSource>(d, limits));
     for (const auto& m : o.mboxes) sources.push_back(std::make_unique<source::MboxSource>(m, limits));
+  };
+  try {
+    open_sources();
   } catch (const std::exception& e) {
     complain(e.what());
     return kUsage;
@@ -240,8 +256,23 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
       else known = false;
     }
     Progress progress(known ? total : 0, !o.no_progress);
-    // One pipeline per source, so every message is finished by its own source.
-    for (auto& src : sources) runner.run(*src, progress);
+    for (int attempt = 1;; ++attempt) {
+      try {
+        // One pipeline per source, so every message is finished by its own source.
+        for (auto& src : sources) runner.run(*src, progress);
+        break;
+      } catch (const store::StoreError& e) {
+        // Two hosts whose messages carry the same reports in opposite order
+        // deadlock on the reports' unique keys (PostgreSQL); the server
+        // rolls one back. What was committed has left its mailbox, so the
+        // sources are read again and the rest goes in.
+        if (e.kind() != store::StoreError::Kind::conflict || attempt == kConflictAttempts) throw;
+        if (g.verbose)
+          complain(fmt::format("{}; another ingest wrote the same reports at the same time, reading the inputs "
+                               "again (attempt {} of {})", e.what(), attempt + 1, kConflictAttempts));
+        open_sources();
+      }
+    }
     progress.done();
   }
   const Totals& t = runner.t;
@@ -273,7 +304,8 @@ void add_ingest(CLI::App& app, Globals& g, Action& run) {
       "Maildir and IMAP messages move to the Processed (or Invalid) folder once\n"
       "committed; files and mboxes are never changed.\n"
       "Exit: 0 all ingested, 1 some inputs rejected, 2 usage, configuration, TLS\n"
-      "or login error, 75 temporary failure (another ingest holds the database,\n"
+      "or login error, 75 temporary failure (another ingest holds the database or\n"
+      "the mailbox, kept colliding with this one, the database server went away,\n"
       "or the IMAP server could not be reached): try again later.");
   cmd->add_option("paths", o->paths, "Files or directories (recursive)");
   // One value per --maildir and --mbox: the words after them are PATHs.

@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
     return run ? run() : kUsage;
   } catch (const dmarq::store::StoreError& e) {
     complain(std::string("database error: ") + e.what());
-    return kUsage;
+    // A deadlock that outlived its retries, or a server going away: cron
+    // should try again later, as for a lock held by another ingest.
+    return e.kind() == dmarq::store::StoreError::Kind::other ? kUsage : kTempFail;
   } catch (const std::exception& e) {
     complain(e.what());
     return kUsage;

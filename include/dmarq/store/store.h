@@ -34,7 +34,17 @@ namespace dmarq::store {
 
 class StoreError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  // What a caller can do about it. `conflict`: another writer's transaction
+  // crossed this one (a deadlock, a serialization failure); this one was
+  // rolled back, and running it again will do. `transient`: the server is
+  // going away, lost the connection or ran short of resources; try again
+  // later. `other`: anything else.
+  enum class Kind { other, conflict, transient };
+  explicit StoreError(const std::string& what, Kind kind = Kind::other) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
 };
 
 struct MessageInfo {

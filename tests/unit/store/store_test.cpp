@@ -5,6 +5,7 @@
 #include "dmarq/parse/aggregate_xml.h"
 #include "dmarq/store/ingest_lock.h"
 #include "dmarq/store/store.h"
+#include "detail/pg.h"
 #include "support/support.h"
 
 using namespace dmarq;
@@ -188,4 +189,17 @@ TEST_CASE("store: enrichment rows replace the same address and read back", "[sto
   const auto& b = info.at("2001:db8::1");
   CHECK(b.ptr_status == "nxdomain");
   CHECK(b.resolved_at == 100);
+}
+
+TEST_CASE("pg: SQLSTATEs sort into conflicts to retry, transient failures and the rest", "[store]") {
+  using Kind = store::StoreError::Kind;
+  CHECK(detail::PgError::kind_of("40P01") == Kind::conflict);   // deadlock_detected
+  CHECK(detail::PgError::kind_of("40001") == Kind::conflict);   // serialization_failure
+  CHECK(detail::PgError::kind_of("08006") == Kind::transient);  // connection_failure
+  CHECK(detail::PgError::kind_of("57P01") == Kind::transient);  // admin_shutdown
+  CHECK(detail::PgError::kind_of("53100") == Kind::transient);  // disk_full
+  CHECK(detail::PgError::kind_of("23505") == Kind::other);      // unique_violation
+  CHECK(detail::PgError::kind_of("42P01") == Kind::other);      // undefined_table
+  CHECK(detail::PgError::kind_of("") == Kind::other);
+  CHECK(detail::PgError("x", "40P01").kind() == Kind::conflict);
 }
