@@ -1,11 +1,14 @@
-// The DNS answer cache over table dns_cache (see the header).
+// The DNS answer cache over table dns_cache (see the header), in SQLite or
+// PostgreSQL.
 //
-// Its own SQLite connection, so that it can sit beside an ingest: WAL (set
+// Its own connection, so that it can sit beside an ingest. SQLite: WAL (set
 // by the store) lets it read while an ingest writes, and the busy timeout
 // lets its writes wait for the ingest's transaction to end. When the write
 // lock does not come within that time the answers are returned without
 // being stored: they are still right, only not remembered, and a lookup
-// should not fail because an ingest is busy.
+// should not fail because an ingest is busy. PostgreSQL: rows are written in
+// key order, so hosts caching at once cannot deadlock; a conflict all the
+// same leaves the answers unstored, as a busy SQLite does.
 //
 // Key: the name ASCII lower-cased without its trailing dot, and the type
 // number. Stored: ok, nodata and nxdomain, until fetched_at + TTL (the TTL
@@ -17,8 +20,10 @@
 // Thread-safety: one thread at a time, like the Resolver it wraps.
 #include "dmarq/dns/cache.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
+#include <tuple>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -26,6 +31,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "dmarq/store/store.h"
+
+#include "detail/pg.h"
 #include "detail/sqlite.h"
 
 namespace dmarq::dns {
@@ -110,10 +118,29 @@ class WriteTransaction {
   bool open_ = false;
 };
 
-class CachedResolver final : public Resolver {
+// One cached row, and where rows are kept.
+struct CachedRow {
+  std::string status, data;
+  int64_t expires_at = 0;
+};
+struct NewRow {
+  const std::string* name;
+  uint16_t type;
+  std::string_view status;
+  const std::string* data;
+  int64_t fetched_at, expires_at;
+};
+class CacheTable {
  public:
-  CachedResolver(Resolver& upstream, const std::string& db_path, std::function<int64_t()> now)
-      : upstream_(upstream), now_(now ? std::move(now) : std::function<int64_t()>(system_now)) {
+  virtual ~CacheTable() = default;
+  virtual std::optional<CachedRow> get(const std::string& name, uint16_t type) = 0;
+  // Best effort: rows another writer keeps from being stored are dropped.
+  virtual void put(const std::vector<NewRow>& rows) = 0;
+};
+
+class SqliteTable final : public CacheTable {
+ public:
+  explicit SqliteTable(const std::string& db_path) {
     sqlite3* raw = nullptr;
     // No SQLITE_OPEN_CREATE: the database must exist with dmarq's schema.
     const int rc = sqlite3_open_v2(db_path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -132,6 +159,81 @@ class CachedResolver final : public Resolver {
                            "status=excluded.status, data=excluded.data, fetched_at=excluded.fetched_at, "
                            "expires_at=excluded.expires_at");
   }
+
+  std::optional<CachedRow> get(const std::string& name, uint16_t type) override {
+    select_.bind(1, name).bind(2, static_cast<int64_t>(type));
+    std::optional<CachedRow> row;
+    if (select_.step()) row = CachedRow{std::string(select_.view(0)), std::string(select_.view(1)), select_.i64(2)};
+    select_.reset();
+    return row;
+  }
+
+  void put(const std::vector<NewRow>& rows) override {
+    WriteTransaction tx(db_.get());
+    if (!tx.begin()) return;
+    for (const auto& r : rows) {
+      upsert_.bind(1, *r.name)
+          .bind(2, static_cast<int64_t>(r.type))
+          .bind(3, r.status)
+          .bind(4, *r.data)
+          .bind(5, r.fetched_at)
+          .bind(6, r.expires_at);
+      upsert_.exec();
+    }
+    tx.commit();
+  }
+
+ private:
+  std::unique_ptr<sqlite3, detail::DbDeleter> db_;
+  detail::Stmt select_;
+  detail::Stmt upsert_;
+};
+
+class PgTable final : public CacheTable {
+ public:
+  PgTable(const std::string& url, const std::string& password) : db_(detail::PgConn::connect(url, password)) {
+    // As in SQLite: a database without the table fails here, at once.
+    db_.exec("SELECT 1 FROM dns_cache LIMIT 0");
+  }
+
+  std::optional<CachedRow> get(const std::string& name, uint16_t type) override {
+    auto r = db_.exec("SELECT status, data, expires_at FROM dns_cache WHERE name=$1 AND type=$2",
+                      {detail::pg_text(name), detail::pg_int(type)});
+    if (r.rows() == 0) return std::nullopt;
+    return CachedRow{r.text(0, 0), r.text(0, 1), r.i64(0, 2)};
+  }
+
+  void put(const std::vector<NewRow>& rows) override {
+    std::vector<const NewRow*> sorted;
+    for (const auto& r : rows) sorted.push_back(&r);
+    std::sort(sorted.begin(), sorted.end(), [](const NewRow* a, const NewRow* b) {
+      return std::tie(*a->name, a->type) < std::tie(*b->name, b->type);
+    });
+    try {
+      db_.in_transaction([&] {
+        for (const NewRow* r : sorted)
+          db_.exec("INSERT INTO dns_cache(name, type, status, data, fetched_at, expires_at) "
+                   "VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (name, type) DO UPDATE SET "
+                   "status=excluded.status, data=excluded.data, fetched_at=excluded.fetched_at, "
+                   "expires_at=excluded.expires_at",
+                   {detail::pg_text(*r->name), detail::pg_int(r->type), std::string(r->status),
+                    detail::pg_text(*r->data), detail::pg_int(r->fetched_at), detail::pg_int(r->expires_at)});
+      });
+    } catch (const store::StoreError& e) {
+      if (e.kind() != store::StoreError::Kind::conflict) throw;
+    }
+  }
+
+ private:
+  detail::PgConn db_;
+};
+
+class CachedResolver final : public Resolver {
+ public:
+  CachedResolver(Resolver& upstream, std::unique_ptr<CacheTable> table, std::function<int64_t()> now)
+      : upstream_(upstream),
+        table_(std::move(table)),
+        now_(now ? std::move(now) : std::function<int64_t()>(system_now)) {}
 
   Answer lookup(const std::string& name, Type type) override {
     auto answers = lookup_all({Query{name, type}});
@@ -173,65 +275,47 @@ class CachedResolver final : public Resolver {
 
  private:
   std::optional<Answer> find(const std::string& name, uint16_t type, int64_t now) {
-    select_.bind(1, name).bind(2, static_cast<int64_t>(type));
-    std::optional<Answer> hit;
-    if (select_.step()) {
-      const int64_t expires_at = select_.i64(2);
-      const auto status = status_from_name(select_.view(0));
-      auto data = from_json(select_.view(1));
-      const bool consistent = status && data && (*status == Status::ok) == !data->empty();
-      if (expires_at > now && consistent) {
-        hit.emplace();
-        hit->status = *status;
-        hit->data = std::move(*data);
-        hit->ttl = static_cast<uint32_t>(std::min<int64_t>(expires_at - now, kMaxTtl));
-      }
-    }
-    select_.reset();
+    auto row = table_->get(name, type);
+    if (!row) return std::nullopt;
+    const auto status = status_from_name(row->status);
+    auto data = from_json(row->data);
+    const bool consistent = status && data && (*status == Status::ok) == !data->empty();
+    if (row->expires_at <= now || !consistent) return std::nullopt;
+    Answer hit;
+    hit.status = *status;
+    hit.data = std::move(*data);
+    hit.ttl = static_cast<uint32_t>(std::min<int64_t>(row->expires_at - now, kMaxTtl));
     return hit;
   }
 
   void store(const std::vector<std::pair<std::string, uint16_t>>& keys, const std::vector<Answer>& answers,
              int64_t now) {
-    struct Row {
-      std::size_t index;
-      std::string json;
-    };
-    std::vector<Row> rows;
+    std::vector<std::string> json(answers.size());
+    std::vector<NewRow> rows;
     for (std::size_t i = 0; i < answers.size(); ++i) {
       if (!storable(answers[i].status)) continue;
-      if (auto json = to_json(answers[i].data)) rows.push_back({i, std::move(*json)});
+      auto text = to_json(answers[i].data);
+      if (!text) continue;
+      json[i] = std::move(*text);
+      const int64_t ttl = std::min<int64_t>(answers[i].ttl, kMaxTtl);
+      rows.push_back({&keys[i].first, keys[i].second, status_name(answers[i].status), &json[i], now, now + ttl});
     }
-    if (rows.empty()) return;
-
-    WriteTransaction tx(db_.get());
-    if (!tx.begin()) return;
-    for (const auto& row : rows) {
-      const Answer& a = answers[row.index];
-      const int64_t ttl = std::min<int64_t>(a.ttl, kMaxTtl);
-      upsert_.bind(1, keys[row.index].first)
-          .bind(2, static_cast<int64_t>(keys[row.index].second))
-          .bind(3, status_name(a.status))
-          .bind(4, row.json)
-          .bind(5, now)
-          .bind(6, now + ttl);
-      upsert_.exec();
-    }
-    tx.commit();
+    if (!rows.empty()) table_->put(rows);
   }
 
   Resolver& upstream_;
+  std::unique_ptr<CacheTable> table_;
   std::function<int64_t()> now_;
-  std::unique_ptr<sqlite3, detail::DbDeleter> db_;
-  detail::Stmt select_;
-  detail::Stmt upsert_;
 };
 
 }  // namespace
 
-std::unique_ptr<Resolver> make_cached_resolver(Resolver& upstream, const std::string& db_path,
-                                               std::function<int64_t()> now) {
-  return std::make_unique<CachedResolver>(upstream, db_path, std::move(now));
+std::unique_ptr<Resolver> make_cached_resolver(Resolver& upstream, const std::string& db,
+                                               std::function<int64_t()> now, const std::string& password) {
+  std::unique_ptr<CacheTable> table;
+  if (store::is_postgres_url(db)) table = std::make_unique<PgTable>(db, password);
+  else table = std::make_unique<SqliteTable>(store::sqlite_path(db));
+  return std::make_unique<CachedResolver>(upstream, std::move(table), std::move(now));
 }
 
 }  // namespace dmarq::dns

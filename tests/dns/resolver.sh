@@ -171,4 +171,37 @@ expect_eq "queries of a rerun on fresh ip_info" 0 "$((q2 - q1))"
 expect_eq "ip_info from the cache" "$(cat "$work/ip_info.first")" \
   "$(sql 'SELECT ip, ptr_status, ptr, fcrdns FROM ip_info ORDER BY ip')"
 
+# --- (d) The cache on PostgreSQL ------------------------------------------------
+# The same table in a shared database: a second check, as another host would
+# run it, is answered from what the first one fetched.
+# shellcheck source=tests/pg/lib.sh
+source "$here/../pg/lib.sh"
+pg_stop_hook() { pg_stop "$work/pg" >/dev/null 2>&1; }
+CLEANUP_HOOKS+=(pg_stop_hook)
+# The cluster runs as nobody when the tests run as root: it must be able to
+# pass through $work (mktemp's 0700) to its own folder; nothing is listable.
+chmod 711 "$work"
+pg_start "$work/pg" >/dev/null
+db=$(pg_create_db dnscache)
+pg_rows() { pg_psql dnscache -Atc "$1"; }
+q0=$(dns_queries)
+expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
+q1=$(dns_queries)
+first=$out
+expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
+q2=$(dns_queries)
+echo "check example.test on PostgreSQL: $((q1 - q0)) queries, then $((q2 - q1)) with the cache"
+((q1 > q0)) || fail "first check on PostgreSQL sent no query"
+((q2 - q1 < q1 - q0)) || fail "second check on PostgreSQL sent $((q2 - q1)) queries, the first $((q1 - q0))"
+expect_eq "second check's findings on PostgreSQL" "$(codes "$first" | sort)" "$(codes "$out" | sort)"
+((  $(pg_rows 'SELECT count(*) FROM dns_cache') > 0 )) || fail "nothing in PostgreSQL's dns_cache after a check"
+expect_eq "cached statuses on PostgreSQL" "" \
+  "$(pg_rows "SELECT DISTINCT status FROM dns_cache WHERE status NOT IN ('ok','nodata','nxdomain')")"
+# A temporary failure is not cached there either.
+before=$(pg_rows 'SELECT count(*) FROM dns_cache')
+b0=$(blackhole_packets)
+run dqd check uncached.test --resolver "$BLACKHOLE_SERVER" --dns-timeout $T --format json
+((  $(blackhole_packets) > b0 )) || fail "the check against the black hole sent nothing on PostgreSQL"
+expect_eq "dns_cache rows after the black hole on PostgreSQL" "$before" "$(pg_rows 'SELECT count(*) FROM dns_cache')"
+
 echo ok

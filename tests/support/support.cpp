@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -146,6 +147,32 @@ std::string TestDb::contents() const {
     for (int r = 0; r < rows.rows(); ++r) all += rows.text(r, 0) + "\n";
   }
   return all;
+}
+
+std::string TestDb::scalar(const std::string& sql) const {
+  if (!schema_.empty()) {
+    auto r = detail::PgConn::connect(location_).exec(sql);
+    return r.rows() > 0 && !r.null(0, 0) ? r.text(0, 0) : std::string();
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(location_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open " + location_);
+  }
+  sqlite3_stmt* stmt = nullptr;
+  std::string out;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
+    std::string err = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    throw std::runtime_error("SQL error: " + err);
+  }
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_ROW && sqlite3_column_text(stmt, 0) != nullptr)
+    out = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) throw std::runtime_error("SQL step failed: " + sql);
+  return out;
 }
 
 std::vector<std::string> split_tabs(const std::string& line) {

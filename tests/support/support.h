@@ -65,6 +65,10 @@ class TestDb {
   // Everything stored, to search for what must never be: the SQLite files'
   // bytes, or the text of every row of every table in the schema.
   std::string contents() const;
+  // The first column of the first row `sql` returns, as text ("" for none
+  // or NULL), through a connection of its own; statements that return no
+  // rows run too.
+  std::string scalar(const std::string& sql) const;
 
  private:
   TempDir dir_;

@@ -68,13 +68,16 @@ std::optional<store::ReportFilter> make_filter(const std::optional<std::string>&
 
 void complain(const std::string& message) { std::cerr << "dmarq: " << output::terminal_safe(message) << '\n'; }
 
+std::string db_password(const Globals& g, const std::string& db) {
+  std::error_code ec;
+  if (store::is_postgres_url(db) && std::filesystem::exists(g.config, ec))
+    if (auto secret = imap::load_database_secret(g.config)) return imap::read_password(*secret);
+  return {};
+}
+
 std::unique_ptr<store::Store> open_db(const Globals& g, store::OpenMode mode, const std::string& db) {
   const std::string& target = db.empty() ? g.db : db;
-  std::string password;
-  std::error_code ec;
-  if (store::is_postgres_url(target) && std::filesystem::exists(g.config, ec))
-    if (auto secret = imap::load_database_secret(g.config)) password = imap::read_password(*secret);
-  return store::open_store(target, mode, password);
+  return store::open_store(target, mode, db_password(g, target));
 }
 
 bool require_db(const Globals& g) {

@@ -123,5 +123,8 @@ bool require_db(const Globals& g);
 // Opens --db (or `db`), with the [database] password of the config file for
 // a PostgreSQL URL when it has one.
 std::unique_ptr<store::Store> open_db(const Globals& g, store::OpenMode mode, const std::string& db = {});
+// That password: the config's [database] secret for a PostgreSQL URL, else
+// empty (libpq then reads PGPASSFILE or ~/.pgpass).
+std::string db_password(const Globals& g, const std::string& db);
 
 }  // namespace dmarq::cli

@@ -58,16 +58,18 @@ std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool c
   }
   // Answers are cached in the database; check and spf create it if need be
   // (like ingest), so a second run asks the network only for what expired.
-  // Not yet on PostgreSQL: there, every run asks the network.
-  if (store::is_postgres_url(g.db)) return c;
+  // A PostgreSQL database is shared: every host's answers serve the others.
+  const bool pg = store::is_postgres_url(g.db);
   std::error_code ec;
-  if (!std::filesystem::exists(g.db, ec)) {
+  if (!pg && !std::filesystem::exists(g.db, ec)) {
     if (!create_db) return c;
     auto parent = std::filesystem::path(g.db).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
   }
-  open_db(g, store::OpenMode::read_write);  // creates and migrates
-  c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); });
+  // Creates and migrates (SQLite, or PostgreSQL when allowed to create);
+  // else checks the schema is there.
+  open_db(g, !pg || create_db ? store::OpenMode::read_write : store::OpenMode::read_only);
+  c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); }, db_password(g, g.db));
   return c;
 }
 
