@@ -44,9 +44,9 @@ CopyTotals copy_store(Store& from, Store& to, const std::function<void(uint64_t,
     to.begin_message(m.info);
     try {
       for (const auto& l : links[m.id]) {
-        auto stats = from.report_stats(l.report);
-        if (!stats) throw StoreError("migrate: report " + std::to_string(l.report) + " is missing");
-        const model::ReportMeta& meta = stats->meta;
+        const auto found = from.report_meta(l.report);
+        if (!found) throw StoreError("migrate: report " + std::to_string(l.report) + " is missing");
+        const model::ReportMeta& meta = *found;
         if (to.begin_report(meta, l.part)) {
           ++totals.reports;
           ReportFilter only;

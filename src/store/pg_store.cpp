@@ -312,6 +312,11 @@ class PgStore final : public Store {
     return out;
   }
 
+  std::optional<model::ReportMeta> report_meta(int64_t id) override {
+    if (db_.exec("SELECT 1 FROM report WHERE id=$1", {pg_int(id)}).rows() == 0) return std::nullopt;
+    return load_meta(id);
+  }
+
   std::optional<ReportStats> report_stats(int64_t id) override {
     if (db_.exec("SELECT 1 FROM report WHERE id=$1", {pg_int(id)}).rows() == 0) return std::nullopt;
     ReportStats s;

@@ -291,7 +291,7 @@ void RollupWriter::add(const model::ReportMeta& meta, const model::Record& recor
   analyze::day_shares(meta.begin, meta.end, record.count, days_);
   if (sign < 0) {
     flush();
-    take_back(domain, digest, fact_);
+    take_back(domain, digest);
     return;
   }
   if (facts_used_ == facts_text_.size()) facts_text_.emplace_back();
@@ -408,8 +408,7 @@ void RollupWriter::flush() {
 
 // The rare way back (a report's metadata changed after its records): fact by
 // fact, one statement per span its days reach.
-void RollupWriter::take_back(int64_t domain, const Digest& digest, const std::string& fact) {
-  (void)fact;
+void RollupWriter::take_back(int64_t domain, const Digest& digest) {
   if (!find_fact_) {
     find_fact_ = detail::Stmt(db_, "SELECT id FROM rollup_fact WHERE digest=?1");
     sub_days_ = detail::Stmt(db_, "UPDATE rollup_span SET days=dmarq_days_sub(days, ?4) "

@@ -100,7 +100,7 @@ class RollupWriter {
   int64_t domain_id(const std::string& name);
   detail::Stmt& statement(std::map<std::size_t, detail::Stmt>& cache, std::size_t rows, const std::string& head,
                           const char* row, const char* tail);
-  void take_back(int64_t domain, const Digest& digest, const std::string& fact);
+  void take_back(int64_t domain, const Digest& digest);
 
   sqlite3* db_;
   detail::Stmt find_domain_, insert_domain_, find_fact_, insert_fact_, sub_days_, drop_span_;

@@ -324,6 +324,7 @@ class SqliteStore final : public Store {
   void put_ip_info(const std::vector<IpInfo>& rows) override;
   std::map<std::string, IpInfo> load_ip_info() override;
   std::optional<ReportStats> report_stats(int64_t id) override;
+  std::optional<model::ReportMeta> report_meta(int64_t id) override;
 
  private:
   model::ReportMeta load_meta(int64_t id);
@@ -460,6 +461,13 @@ model::ReportMeta SqliteStore::load_meta(int64_t id) {
   while (e.step()) m.errors.push_back(e.text(0));
   e.reset();
   return m;
+}
+
+std::optional<model::ReportMeta> SqliteStore::report_meta(int64_t id) {
+  Stmt exists(db_.get(), "SELECT 1 FROM report WHERE id=?1");
+  exists.bind(1, id);
+  if (!exists.step()) return std::nullopt;
+  return load_meta(id);
 }
 
 std::optional<ReportStats> SqliteStore::report_stats(int64_t id) {

@@ -181,6 +181,8 @@ class Store {
   virtual std::vector<StoredMessage> list_messages() = 0;  // committed ones, in ingest order
   virtual std::vector<SourceLink> list_sources() = 0;
   virtual std::optional<ReportStats> report_stats(int64_t report) = 0;
+  // A report's metadata alone (report_stats without its sums over records).
+  virtual std::optional<model::ReportMeta> report_meta(int64_t report) = 0;
   virtual void for_each_record(const ReportFilter& filter, const std::function<void(const ExportRow&)>& fn) = 0;
   // The rollups (schema 004): every fact of `domain` (exact, normalized name)
   // with messages in [since, until), once, with its messages per UTC day
