@@ -8,7 +8,8 @@
 // being stored: they are still right, only not remembered, and a lookup
 // should not fail because an ingest is busy. PostgreSQL: rows are written in
 // key order, so hosts caching at once cannot deadlock; a conflict all the
-// same leaves the answers unstored, as a busy SQLite does.
+// same, or a read-only database (a hot standby), leaves the answers
+// unstored, as a busy SQLite does.
 //
 // Key: the name ASCII lower-cased without its trailing dot, and the type
 // number. Stored: ok, nodata and nxdomain, until fetched_at + TTL (the TTL
@@ -219,8 +220,11 @@ class PgTable final : public CacheTable {
                    {detail::pg_text(*r->name), detail::pg_int(r->type), std::string(r->status),
                     detail::pg_text(*r->data), detail::pg_int(r->fetched_at), detail::pg_int(r->expires_at)});
       });
-    } catch (const store::StoreError& e) {
-      if (e.kind() != store::StoreError::Kind::conflict) throw;
+    } catch (const detail::PgError& e) {
+      // Another host's write crossed this one, or the database is read-only
+      // (25006: a hot standby, or default_transaction_read_only): the
+      // answers are right, only not remembered.
+      if (e.kind() != store::StoreError::Kind::conflict && e.sqlstate() != "25006") throw;
     }
   }
 

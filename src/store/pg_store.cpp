@@ -455,6 +455,10 @@ class PgStore final : public Store {
   // Schema migrations, numbered like SQLite's, under a transaction-level
   // advisory lock: a second host waits, then finds the work done.
   void migrate() {
+    // Up to date already: nothing to write, so a writer on a read-only
+    // session (a hot standby) opens as a reader would.
+    const bool have_table = db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL").text(0, 0) == "t";
+    if (have_table && stored_version() == pg_schema_version()) return;
     db_.in_transaction([&] {
       db_.exec("SELECT pg_advisory_xact_lock($1)", {pg_int(kSchemaLock)});
       db_.exec("CREATE TABLE IF NOT EXISTS dmarq_schema (version INTEGER NOT NULL)");

@@ -204,4 +204,18 @@ run dqd check uncached.test --resolver "$BLACKHOLE_SERVER" --dns-timeout $T --fo
 ((  $(blackhole_packets) > b0 )) || fail "the check against the black hole sent nothing on PostgreSQL"
 expect_eq "dns_cache rows after the black hole on PostgreSQL" "$before" "$(pg_rows 'SELECT count(*) FROM dns_cache')"
 
+# A read-only database (as a hot standby is) cannot keep the answers; the
+# check still answers, and asks the network for what is not cached.
+rows=$(pg_rows 'SELECT count(*) FROM dns_cache')
+db_rw=$db
+db="$db_rw?options=-cdefault_transaction_read_only%3Don"
+q0=$(dns_queries)
+run dqd check nothere.example.test --resolver "$DNS_SERVER" --format json
+[[ $rc == 0 || $rc == 1 ]] || fail "check on the read-only database: exit $rc; stderr: $err"
+exit_matches_errors "check on the read-only database"
+q1=$(dns_queries)
+((q1 > q0)) || fail "a check on the read-only database sent no query"
+expect_eq "dns_cache rows after a read-only check" "$rows" "$(pg_rows 'SELECT count(*) FROM dns_cache')"
+db=$db_rw
+
 echo ok
