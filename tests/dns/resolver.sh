@@ -134,20 +134,27 @@ expect_eq "dns_cache rows after --offline" 0 "$(cache_rows "$db")"
 expect_eq "ip_info rows after --offline" 0 "$(sql 'SELECT COUNT(*) FROM ip_info')"
 
 # --- (c) The cache ---------------------------------------------------------------
+# cached_twice LABEL ROWS: the same check twice on $db; the second sends
+# fewer queries and finds the same, and the cache holds only ok, nodata and
+# nxdomain rows. ROWS QUERY prints a one-value query's result on $db.
+cached_twice() {
+  local label=$1 rows=$2 q0 q1 q2 first
+  q0=$(dns_queries)
+  expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
+  q1=$(dns_queries)
+  first=$out
+  expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
+  q2=$(dns_queries)
+  echo "check example.test ($label): $((q1 - q0)) queries, then $((q2 - q1)) with the cache"
+  ((q1 > q0)) || fail "$label: first check sent no query"
+  ((q2 - q1 < q1 - q0)) || fail "$label: second check sent $((q2 - q1)) queries, the first $((q1 - q0))"
+  expect_eq "$label: second check's findings" "$(codes "$first" | sort)" "$(codes "$out" | sort)"
+  (($("$rows" 'SELECT count(*) FROM dns_cache') > 0)) || fail "$label: nothing in dns_cache after a check"
+  expect_eq "$label: cached statuses" "" \
+    "$("$rows" "SELECT DISTINCT status FROM dns_cache WHERE status NOT IN ('ok','nodata','nxdomain')")"
+}
 db=$work/cache.sqlite
-q0=$(dns_queries)
-expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
-q1=$(dns_queries)
-first=$out
-expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
-q2=$(dns_queries)
-echo "check example.test: $((q1 - q0)) queries, then $((q2 - q1)) with the cache"
-((q1 > q0)) || fail "first check sent no query"
-((q2 - q1 < q1 - q0)) || fail "second check sent $((q2 - q1)) queries, the first $((q1 - q0))"
-expect_eq "second check's findings" "$(codes "$first" | sort)" "$(codes "$out" | sort)"
-((  $(cache_rows "$db") > 0 )) || fail "nothing in dns_cache after a check"
-expect_eq "cached statuses" "" \
-  "$(sqlite3 "$db" "SELECT DISTINCT status FROM dns_cache WHERE status NOT IN ('ok','nodata','nxdomain')")"
+cached_twice SQLite sql
 expect_eq "cache expiry after fetch" 0 \
   "$(sqlite3 "$db" 'SELECT COUNT(*) FROM dns_cache WHERE expires_at <= fetched_at')"
 
@@ -184,19 +191,7 @@ chmod 711 "$work"
 pg_start "$work/pg" >/dev/null
 db=$(pg_create_db dnscache)
 pg_rows() { pg_psql dnscache -Atc "$1"; }
-q0=$(dns_queries)
-expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
-q1=$(dns_queries)
-first=$out
-expect_exit 0 dqd check example.test --selector mail --resolver "$DNS_SERVER" --format json
-q2=$(dns_queries)
-echo "check example.test on PostgreSQL: $((q1 - q0)) queries, then $((q2 - q1)) with the cache"
-((q1 > q0)) || fail "first check on PostgreSQL sent no query"
-((q2 - q1 < q1 - q0)) || fail "second check on PostgreSQL sent $((q2 - q1)) queries, the first $((q1 - q0))"
-expect_eq "second check's findings on PostgreSQL" "$(codes "$first" | sort)" "$(codes "$out" | sort)"
-((  $(pg_rows 'SELECT count(*) FROM dns_cache') > 0 )) || fail "nothing in PostgreSQL's dns_cache after a check"
-expect_eq "cached statuses on PostgreSQL" "" \
-  "$(pg_rows "SELECT DISTINCT status FROM dns_cache WHERE status NOT IN ('ok','nodata','nxdomain')")"
+cached_twice PostgreSQL pg_rows
 # A temporary failure is not cached there either.
 before=$(pg_rows 'SELECT count(*) FROM dns_cache')
 b0=$(blackhole_packets)
