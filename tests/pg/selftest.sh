@@ -304,8 +304,7 @@ if [[ -z "$listening" ]] && port_free "$port" && [[ ! -e "$PG_DIR/run/.s.PGSQL.$
 else
   bad "after pg_stop: port $port: listeners [$listening], run/ holds [$(ls -A "$PG_DIR/run")]"
 fi
-t0=$SECONDS
-if pg_stop "$dir" && pg_stop "$top/never-started" && pg_stop "" && ((SECONDS - t0 <= 5)); then
+if pg_stop "$dir" && pg_stop "$top/never-started" && pg_stop "" && [[ -z "$(pg_procs "$PG_DIR/data")" ]]; then
   ok "pg_stop again, on a directory with no cluster, on none: no-ops"
 else
   bad "pg_stop is not idempotent"
@@ -342,11 +341,13 @@ rc=$( (bash -c 'source "$1/lib.sh"; pg_start "$2" >/dev/null 2>&1 || exit 3; kil
 if [[ $rc == 137 ]]; then
   t0=$EPOCHREALTIME
   t1=$SECONDS
-  while [[ -n "$(pg_procs "$top/orphan/data")" ]] && ((SECONDS - t1 < 15)); do sleep 0.2; done
+  # How long the watchdog takes is not the point (and a loaded CI machine
+  # is slow): it must act, so the wait gives up only after a minute.
+  while [[ -n "$(pg_procs "$top/orphan/data")" ]] && ((SECONDS - t1 < 60)); do sleep 0.2; done
   if [[ -z "$(pg_procs "$top/orphan/data")" ]]; then
     ok "script killed: the watchdog stopped its cluster $(since "$t0") s later"
   else
-    bad "script killed: cluster still running after 15 s: $(pg_procs "$top/orphan/data" | tr '\n' ' ')"
+    bad "script killed: cluster still running after 60 s: $(pg_procs "$top/orphan/data" | tr '\n' ' ')"
   fi
 else
   bad "orphan script: pg_start failed (exit $rc); log: $(tail -n 5 "$top/orphan/postgres.log" 2>/dev/null)"
