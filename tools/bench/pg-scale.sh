@@ -250,7 +250,7 @@ mkfifo "$work/lag.fifo"
 rm -f "$work/lag.stop"
 on_p pg_psql postgres -F ' ' -f "$work/lag.fifo" >"$work/lag.out" &
 lag_reader=$!
-lag_sql="SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0)::bigint,
+lag_sql="SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_insert_lsn(), replay_lsn)), 0)::bigint,
   coalesce(round(max(extract(epoch FROM replay_lag)), 3), 0) FROM pg_stat_replication;"
 (
   exec 3>"$work/lag.fifo"
@@ -272,7 +272,10 @@ wait "$lag_reader" || { echo "pg-scale: the lag sampler failed" >&2; exit 1; }
 # Caught up: the standby has replayed the primary's WAL up to where it was
 # when the ingest ended (asked of the standby itself: the primary's
 # replay_lsn only moves when the standby reports, every 10 s when idle).
-target=$(on_p pg_psql postgres -c 'SELECT pg_current_wal_lsn()')
+# The insert position, not pg_current_wal_lsn(): with synchronous_commit
+# off (lib.sh) the last commits may still sit in WAL buffers, past the
+# write position, and the standby gets them only once the WAL writer writes.
+target=$(on_p pg_psql postgres -c 'SELECT pg_current_wal_insert_lsn()')
 caught=""
 for _ in $(seq 3000); do
   if [[ $(on_s pg_psql postgres -c "SELECT pg_wal_lsn_diff('$target', pg_last_wal_replay_lsn()) <= 0") == t ]]; then
