@@ -73,29 +73,84 @@ PgParam pg_bytes(std::string_view raw) {
 
 // A UTF-8 check by hand: a few lines, and the replacement must match what
 // the JSON columns already do with bad bytes (one U+FFFD per bad byte).
+namespace {
+
+// The escape of pg_text: U+FFFF, a noncharacter no report or mail header
+// has reason to carry, followed by U+FFFF (itself) or by U+2800 + the byte
+// (the Braille block: no case mapping, so lower() and upper() in SQL leave
+// an escaped byte as it is).
+constexpr std::string_view kEscape = "\xef\xbf\xbf";
+
+// The length of the valid UTF-8 character at s[i] (NUL is not one), or 0.
+std::size_t utf8_char(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  bool ok = len > 0 && c != 0 && i + len <= s.size() && !(len == 2 && c < 0xc2);
+  for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
+  if (ok && len == 3) {
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+  }
+  if (ok && len == 4) {
+    auto c1 = static_cast<unsigned char>(s[i + 1]);
+    ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90) && c <= 0xf4;
+  }
+  return ok ? len : 0;
+}
+
+}  // namespace
+
 std::string pg_text(std::string_view s) {
+  // Most text is valid and has no U+FFFF: it goes as it is.
+  bool plain = s.find(kEscape) == std::string_view::npos;
+  for (std::size_t i = 0; plain && i < s.size();) {
+    const std::size_t len = utf8_char(s, i);
+    plain = len > 0;
+    i += len;
+  }
+  if (plain) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 16);
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = utf8_char(s, i);
+    if (len == 3 && s.substr(i, 3) == kEscape) {
+      out.append(kEscape).append(kEscape);
+    } else if (len > 0) {
+      out.append(s.substr(i, len));
+    } else {
+      // U+2800 + b in UTF-8: E2, A0 + (b >> 6), 80 + (b & 0x3f).
+      const auto b = static_cast<unsigned char>(s[i]);
+      out.append(kEscape);
+      out.push_back('\xe2');
+      out.push_back(static_cast<char>(0xa0 + (b >> 6)));
+      out.push_back(static_cast<char>(0x80 + (b & 0x3f)));
+    }
+    i += len > 0 ? len : 1;
+  }
+  return out;
+}
+
+std::string pg_untext(std::string_view s) {
+  if (s.find(kEscape) == std::string_view::npos) return std::string(s);
   std::string out;
   out.reserve(s.size());
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len > 0 && c != 0 && i + len <= s.size() && !(len == 2 && c < 0xc2);
-    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(s[i + k]) & 0xc0) == 0x80;
-    if (ok && len == 3) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);  // overlong, surrogates
+  for (std::size_t i = 0; i < s.size();) {
+    if (s.substr(i, 3) != kEscape) {
+      out.push_back(s[i++]);
+      continue;
     }
-    if (ok && len == 4) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90) && c <= 0xf4;
-    }
-    if (ok) {
-      out.append(s.substr(i, len));
-      i += len;
+    const std::string_view next = s.substr(i + 3, 3);
+    if (next == kEscape) {
+      out.append(kEscape);
+      i += 6;
+    } else if (next.size() == 3 && next[0] == '\xe2' && (static_cast<unsigned char>(next[1]) & 0xfc) == 0xa0 &&
+               (static_cast<unsigned char>(next[2]) & 0xc0) == 0x80) {
+      out.push_back(static_cast<char>(((static_cast<unsigned char>(next[1]) - 0xa0) << 6) |
+                                      (static_cast<unsigned char>(next[2]) - 0x80)));
+      i += 6;
     } else {
-      out.append("\xef\xbf\xbd");
-      ++i;
+      out.append(kEscape);  // not written by pg_text: kept as it is
+      i += 3;
     }
   }
   return out;

@@ -35,6 +35,14 @@ class PgError : public store::StoreError {
   std::string sqlstate_;
 };
 
+// Text PostgreSQL accepts (valid UTF-8 without NUL) that gives back any
+// bytes: a byte that is not part of valid UTF-8 (or NUL) is stored as U+FFFF
+// then U+2800 + the byte, and U+FFFF itself as U+FFFF U+FFFF. Valid text
+// without U+FFFF, all that reports give, is stored as it is. PgResult::text
+// undoes it (pg_untext).
+std::string pg_text(std::string_view s);
+std::string pg_untext(std::string_view s);
+
 struct PgResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
 };
@@ -47,8 +55,9 @@ class PgResult {
   explicit PgResult(PGresult* r) : r_(r) {}
   int rows() const { return PQntuples(r_.get()); }
   bool null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  // A text column, with pg_text's escapes undone.
   std::string text(int row, int col) const {
-    return std::string(PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col)));
+    return pg_untext({PQgetvalue(r_.get(), row, col), static_cast<std::size_t>(PQgetlength(r_.get(), row, col))});
   }
   int64_t i64(int row, int col) const;
   std::string bytes(int row, int col) const;  // a bytea column, decoded
@@ -63,8 +72,6 @@ class PgResult {
 using PgParam = std::optional<std::string>;
 PgParam pg_int(int64_t v);
 PgParam pg_bytes(std::string_view raw);  // bytea in hex form
-// Text PostgreSQL accepts: valid UTF-8 without NUL; other bytes become U+FFFD.
-std::string pg_text(std::string_view s);
 
 class PgConn {
  public:

@@ -11,7 +11,8 @@
 //    around today are made when a writer opens the database, the rest go to
 //    a default partition (DDL inside a message's transaction would hold the
 //    parent table's lock until the message commits).
-//  - Text must be valid UTF-8 without NUL; other bytes become U+FFFD.
+//  - Text must be valid UTF-8 without NUL; other bytes are escaped on the
+//    way in and back out (detail::pg_text, pg_untext).
 #include <algorithm>
 #include <ctime>
 #include <map>

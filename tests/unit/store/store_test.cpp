@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <random>
+
 #include "dmarq/parse/aggregate_xml.h"
 #include "dmarq/store/ingest_lock.h"
 #include "dmarq/store/store.h"
@@ -202,4 +204,53 @@ TEST_CASE("pg: SQLSTATEs sort into conflicts to retry, transient failures and th
   CHECK(detail::PgError::kind_of("42P01") == Kind::other);      // undefined_table
   CHECK(detail::PgError::kind_of("") == Kind::other);
   CHECK(detail::PgError("x", "40P01").kind() == Kind::conflict);
+}
+
+TEST_CASE("pg: text keeps any bytes through PostgreSQL's valid-UTF-8 text, and valid text unchanged", "[store]") {
+  // Valid UTF-8 without U+FFFF: stored as it is.
+  for (std::string s : {"", "example.com", "caf\xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x93\xa7"})
+    CHECK(detail::pg_text(s) == s);
+  // What PostgreSQL's UTF-8 check accepts: no NUL, whole shortest-form
+  // sequences, no surrogates, nothing past U+10FFFF.
+  auto valid = [](const std::string& s) {
+    for (std::size_t i = 0; i < s.size();) {
+      const auto c = static_cast<unsigned char>(s[i]);
+      const std::size_t len = c == 0 ? 0 : c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
+                              : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+      if (len == 0 || i + len > s.size()) return false;
+      uint32_t cp = len == 1 ? c : c & (0x7f >> len);
+      for (std::size_t k = 1; k < len; ++k) {
+        const auto t = static_cast<unsigned char>(s[i + k]);
+        if ((t & 0xc0) != 0x80) return false;
+        cp = (cp << 6) | (t & 0x3f);
+      }
+      const uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
+      if (cp < least[len] || cp > 0x10ffff || (cp >= 0xd800 && cp < 0xe000)) return false;
+      i += len;
+    }
+    return true;
+  };
+  CHECK_FALSE(valid("\xc0\xaf"));
+  CHECK_FALSE(valid(std::string("a\0", 2)));
+  CHECK(valid("caf\xc3\xa9"));
+  const std::string ffff = "\xef\xbf\xbf";
+  for (const std::string& s : {std::string("\xff"), std::string("a\0b", 3), std::string("caf\xe9"), ffff,
+                               ffff + ffff, ffff + "\xe2\xa0\x80", std::string("\xc0\xaf"), std::string("\xed\xa0\x80"),
+                               std::string("\xe2\xa0"), "x" + ffff}) {
+    INFO(s);
+    const std::string stored = detail::pg_text(s);
+    CHECK(valid(stored));
+    CHECK(detail::pg_untext(stored) == s);
+  }
+  // Random bytes, many of them invalid.
+  std::mt19937 rng(9);
+  for (int n = 0; n < 2000; ++n) {
+    std::string s(rng() % 24, '\0');
+    for (auto& c : s) c = static_cast<char>(rng() % 4 == 0 ? "\xef\xbf\xbf\xe2\xa0"[rng() % 5] : rng() % 256);
+    const std::string stored = detail::pg_text(s);
+    REQUIRE(valid(stored));
+    REQUIRE(detail::pg_untext(stored) == s);
+  }
+  // Text with U+FFFF not written by pg_text reads back as it is.
+  CHECK(detail::pg_untext("a" + ffff + "b") == "a" + ffff + "b");
 }
