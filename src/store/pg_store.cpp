@@ -458,8 +458,7 @@ class PgStore final : public Store {
   void migrate() {
     // Up to date already: nothing to write, so a writer on a read-only
     // session (a hot standby) opens as a reader would.
-    const bool have_table = db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL").text(0, 0) == "t";
-    if (have_table && stored_version() == pg_schema_version()) return;
+    if (found_version() == pg_schema_version()) return;
     db_.in_transaction([&] {
       db_.exec("SELECT pg_advisory_xact_lock($1)", {pg_int(kSchemaLock)});
       db_.exec("CREATE TABLE IF NOT EXISTS dmarq_schema (version INTEGER NOT NULL)");
@@ -478,9 +477,14 @@ class PgStore final : public Store {
     return v.null(0, 0) ? 0 : static_cast<int>(v.i64(0, 0));
   }
 
+  // The stored version, 0 before the first migration made the table.
+  int found_version() {
+    return db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL").text(0, 0) == "t" ? stored_version() : 0;
+  }
+
   void check_version() {
     const int want = pg_schema_version();
-    const int have = db_.exec("SELECT to_regclass('dmarq_schema') IS NOT NULL").text(0, 0) == "t" ? stored_version() : 0;
+    const int have = found_version();
     if (have != want)
       throw StoreError(fmt::format("database schema version {} is not {}; run 'dmarq ingest' once to migrate it",
                                    have, want));
