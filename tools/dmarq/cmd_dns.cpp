@@ -68,8 +68,10 @@ std::optional<DnsContext> make_dns(const Globals& g, const DnsOptions& o, bool c
   }
   // Creates and migrates (SQLite, or PostgreSQL when allowed to create);
   // else checks the schema is there.
-  open_db(g, !pg || create_db ? store::OpenMode::read_write : store::OpenMode::read_only);
-  c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); }, db_password(g, g.db));
+  // The password once: a password_command may be slow or prompt a vault.
+  const std::string password = db_password(g, g.db);
+  store::open_store(g.db, !pg || create_db ? store::OpenMode::read_write : store::OpenMode::read_only, password);
+  c.cached = dns::make_cached_resolver(*c.upstream, g.db, [] { return now_utc(); }, password);
   return c;
 }
 
