@@ -131,6 +131,19 @@ class Runner {
 // gives up with a temporary failure.
 constexpr int kConflictAttempts = 4;
 
+// Whether attempt `attempt` (from 1), ended by `e`, may be followed by
+// another: two hosts whose messages carry the same reports in opposite
+// order deadlock on the reports' unique keys (PostgreSQL), and the server
+// rolls one back. What was committed has left its mailbox, so reading
+// `what` again puts in the rest.
+bool retry_conflict(const store::StoreError& e, int attempt, bool verbose, const char* what) {
+  if (e.kind() != store::StoreError::Kind::conflict || attempt >= kConflictAttempts) return false;
+  if (verbose)
+    complain(fmt::format("{}; another ingest wrote the same reports at the same time, reading {} again "
+                         "(attempt {} of {})", e.what(), what, attempt + 1, kConflictAttempts));
+  return true;
+}
+
 int imap_exit(const imap::ImapError& e) {
   complain(e.what());
   return e.transient() ? kTempFail : kUsage;
@@ -177,12 +190,8 @@ int run_imap(const Globals& g, const IngestOptions& o, Runner& runner) {
       client.logout();
       return kOk;
     } catch (const store::StoreError& e) {
-      // A deadlock with another ingest (see run_ingest): what was committed
-      // has left the mailbox; connect again and read the rest.
-      if (e.kind() != store::StoreError::Kind::conflict || ++conflicts == kConflictAttempts) throw;
-      if (g.verbose)
-        complain(fmt::format("{}; another ingest wrote the same reports at the same time, reading the mailbox "
-                             "again (attempt {} of {})", e.what(), conflicts + 1, kConflictAttempts));
+      // Connect again and read the rest.
+      if (!retry_conflict(e, ++conflicts, g.verbose, "the mailbox")) throw;
     } catch (const imap::ImapError& e) {
       if (!o.watch || !e.transient()) return imap_exit(e);
       complain(fmt::format("{}; reconnecting in {} s", e.what(), backoff.count()));
@@ -262,14 +271,7 @@ int run_ingest(const Globals& g, const IngestOptions& o) {
         for (auto& src : sources) runner.run(*src, progress);
         break;
       } catch (const store::StoreError& e) {
-        // Two hosts whose messages carry the same reports in opposite order
-        // deadlock on the reports' unique keys (PostgreSQL); the server
-        // rolls one back. What was committed has left its mailbox, so the
-        // sources are read again and the rest goes in.
-        if (e.kind() != store::StoreError::Kind::conflict || attempt == kConflictAttempts) throw;
-        if (g.verbose)
-          complain(fmt::format("{}; another ingest wrote the same reports at the same time, reading the inputs "
-                               "again (attempt {} of {})", e.what(), attempt + 1, kConflictAttempts));
+        if (!retry_conflict(e, attempt, g.verbose, "the inputs")) throw;
         open_sources();
       }
     }
